@@ -1,0 +1,32 @@
+"""imr_bayes: hierarchical Bayesian reanalysis of the IMR randomized trial.
+
+The heavy parts (PyMC, bambi, ArviZ) are imported lazily, so that ``import imr_bayes``
+and the command line start quickly.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from imr_bayes.errors import DataValidationError, ImrBayesError, SpecError
+
+__version__ = "0.1.0"
+
+# Public name -> "module:attribute", resolved on first access.
+_LAZY: dict[str, str] = {
+    "fit": "imr_bayes.bayes.api:fit",
+    "fit_formula": "imr_bayes.bayes.api:fit_formula",
+    "BayesianFit": "imr_bayes.bayes.api:BayesianFit",
+    "compare": "imr_bayes.compare:compare",
+}
+
+__all__ = ["DataValidationError", "ImrBayesError", "SpecError", "__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    """Resolve the lazily imported public names."""
+    if name in _LAZY:
+        module, attr = _LAZY[name].split(":")
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'imr_bayes' has no attribute {name!r}")
