@@ -1,0 +1,193 @@
+"""Render a run as a self-contained HTML page (jinja2) and write the report folder.
+
+The page embeds its figures as base64 PNG and its stylesheet inline, so it needs no network.
+Everything is written inside :func:`imr_bayes.atomic.atomic_dir`: an interrupted run leaves a
+hidden ``.<run-id>.*.part`` folder, never a report folder that looks complete.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+import numpy as np
+import pandas as pd
+
+from imr_bayes import __version__
+from imr_bayes.atomic import atomic_dir
+
+if TYPE_CHECKING:
+    from imr_bayes.pipeline import RunResult, Section, SectionResult
+
+#: Tables longer than this are shown folded (``<details>``) in the page.
+FOLD_ROWS: int = 25
+
+STATUS_LABELS: dict[str, str] = {
+    "ok": "ok", "warning": "check", "failed": "failed", "unavailable": "not in this build",
+}
+
+#: Sections shown first in the page regardless of when they ran.
+PAGE_FIRST: tuple[str, ...] = ("provenance",)
+
+
+def _format_number(value: float) -> str:
+    if not math.isfinite(value):
+        return ""
+    if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
+        return f"{value:.3g}"
+    return f"{value:.3f}".rstrip("0").rstrip(".") if abs(value) < 1000 else f"{value:.1f}"
+
+
+def table_html(df: pd.DataFrame, table_id: str) -> str:
+    """Render a data frame as an HTML table with readable numbers and a stable id."""
+    shown = df.copy()
+    for col in shown.columns:
+        if pd.api.types.is_float_dtype(shown[col]):
+            shown[col] = shown[col].map(
+                lambda v: "" if pd.isna(v) else _format_number(float(v))
+            )
+    return shown.to_html(index=False, classes="data", table_id=table_id, na_rep="",
+                         border=0, escape=True)
+
+
+def _title(name: str) -> str:
+    return name.replace("_", " ").capitalize()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (pd.Timestamp, Path)):
+        return str(value)
+    if value is pd.NA:
+        return None
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def _clean_json(value: Any) -> Any:
+    """Replace NaN and infinities (invalid JSON) with None, recursively."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _clean_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean_json(v) for v in value]
+    return value
+
+
+def _ordered(sections: list[tuple[Section, SectionResult]]) -> list[tuple[Section, SectionResult]]:
+    first = [s for s in sections if s[0].key in PAGE_FIRST]
+    return first + [s for s in sections if s[0].key not in PAGE_FIRST]
+
+
+def render(result: RunResult) -> str:
+    """Return the report page of a run as one HTML string."""
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("imr_bayes.report", "templates"),
+        autoescape=jinja2.select_autoescape(["html"]),
+        undefined=jinja2.StrictUndefined,
+    )
+    css = resources.files("imr_bayes.report").joinpath("templates/report.css").read_text("utf-8")
+    sections = []
+    problems = []
+    for sec, res in _ordered(result.sections):
+        tables = [
+            {
+                "title": _title(name),
+                "csv": f"tables/{sec.key}__{name}.csv",
+                "html": table_html(df, f"table-{sec.key}-{name}"),
+                "n_rows": len(df),
+                "collapsed": len(df) > FOLD_ROWS,
+            }
+            for name, df in res.tables.items()
+        ]
+        figures = [
+            {"caption": f.caption, "b64": base64.b64encode(f.png).decode("ascii")}
+            for f in res.figures
+        ]
+        entry = {
+            "key": sec.key, "title": sec.title, "status": res.status,
+            "status_label": STATUS_LABELS[res.status], "message": res.message,
+            "text": res.text, "tables": tables, "figures": figures,
+        }
+        sections.append(entry)
+        if res.status in ("failed", "warning"):
+            problems.append(entry)
+    settings = result.settings
+    return env.get_template("report.html").render(
+        run_id=result.run_id,
+        started=result.started,
+        seconds=result.seconds,
+        mode="quick (--quick)" if settings.quick else "full",
+        data_source=(f"user file {settings.data_path.name}" if settings.data_path
+                     else "synthetic twin (default)"),
+        problems=problems,
+        sections=sections,
+        css=css,
+        version=__version__,
+    )
+
+
+def summary(result: RunResult) -> dict[str, Any]:
+    """Return the machine-readable summary of a run (the content of ``summary.json``)."""
+    settings = result.settings
+    return _clean_json({
+        "run_id": result.run_id,
+        "started_utc": result.started,
+        "seconds": round(result.seconds, 1),
+        "imr_bayes_version": __version__,
+        "settings": {
+            "data": str(settings.data_path) if settings.data_path else "default twin",
+            "quick": settings.quick,
+            "sampling": settings.sampling,
+            "outcomes": list(settings.outcomes),
+            "analyses": list(settings.analyses) if settings.analyses is not None else "all",
+            "seed": settings.seed,
+        },
+        "problems": result.problems,
+        "sections": [
+            {
+                "key": sec.key,
+                "title": sec.title,
+                "status": res.status,
+                "message": res.message,
+                "tables": [f"tables/{sec.key}__{name}.csv" for name in res.tables],
+                "figures": [f"figures/{sec.key}__{f.name}.png" for f in res.figures],
+                "files": sorted(res.files),
+                "results": res.summary,
+            }
+            for sec, res in result.sections
+        ],
+    })
+
+
+def write_report(result: RunResult, out_dir: str | Path) -> Path:
+    """Write the report folder ``out_dir/<run-id>/`` atomically and return its path.
+
+    The folder holds ``index.html``, ``summary.json``, ``tables/*.csv``, ``figures/*.png``
+    and whatever extra files the sections produce (e.g. ``posteriors/*.nc``).
+    """
+    target = Path(out_dir) / result.run_id
+    with atomic_dir(target) as tmp:
+        (tmp / "tables").mkdir()
+        (tmp / "figures").mkdir()
+        for sec, res in result.sections:
+            for name, df in res.tables.items():
+                df.to_csv(tmp / "tables" / f"{sec.key}__{name}.csv", index=False)
+            for fig in res.figures:
+                (tmp / "figures" / f"{sec.key}__{fig.name}.png").write_bytes(fig.png)
+            for rel, writer in res.files.items():
+                path = tmp / rel
+                path.parent.mkdir(parents=True, exist_ok=True)
+                writer(path)
+        (tmp / "summary.json").write_text(
+            json.dumps(summary(result), indent=2, default=_json_default), encoding="utf-8"
+        )
+        # index.html last: its presence marks a complete report inside the folder as well.
+        (tmp / "index.html").write_text(render(result), encoding="utf-8")
+    return target
