@@ -1,0 +1,81 @@
+"""fit_lmm in the trial's coding, checked against closed forms on hand-built data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from imr_bayes.errors import DataValidationError, ImrBayesError
+from imr_bayes.frequentist import fit_lmm
+
+
+def contract_frame(n_imr: int = 30, n_cau: int = 20, seed: int = 1, missing: float = 0.0,
+                   effect: float = 0.3) -> pd.DataFrame:
+    """Small long data frame in the contract's column layout (only the columns used here)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n_imr + n_cau):
+        arm = "imr" if i < n_imr else "cau"
+        u = rng.normal(0, 0.5)
+        comp = bool(rng.random() < 0.5) if arm == "imr" else pd.NA
+        for t in (0, 1, 2):
+            y = 3 + u + 0.05 * t + (effect * t if arm == "imr" else 0) + rng.normal(0, 0.3)
+            if t > 0 and rng.random() < missing:
+                y = np.nan
+            rows.append({"participant_id": f"P{i:03d}", "arm": arm, "time": t,
+                         "completer": comp, "imrs_client": y})
+    df = pd.DataFrame(rows)
+    df["completer"] = df["completer"].astype("boolean")
+    return df
+
+
+def test_balanced_complete_data_match_closed_form():
+    df = contract_frame()
+    fit = fit_lmm(df, "imrs_client")
+    assert fit.status == "ok"
+    coefs = fit.coefficients.set_index("term")
+    # balanced, complete, compound symmetry: GLS = OLS; the interaction is the difference
+    # of the arms' mean within-participant slopes, with variance sigma^2/2 (1/n1 + 1/n0)
+    wide = df.pivot(index="participant_id", columns="time", values="imrs_client")
+    slope = (wide[2] - wide[0]) / 2  # OLS slope on t = 0, 1, 2
+    arm = df.groupby("participant_id")["arm"].first()
+    diff = slope[arm == "imr"].mean() - slope[arm == "cau"].mean()
+    assert coefs.loc["condition_x_time", "b"] == pytest.approx(diff, abs=1e-6)
+    s2 = fit.variance_components.set_index("component").loc["residual", "variance"]
+    se = np.sqrt(s2 / 2 * (1 / 30 + 1 / 20))
+    assert coefs.loc["condition_x_time", "se"] == pytest.approx(se, rel=1e-5)
+    assert list(coefs.index) == ["intercept", "time", "condition", "condition_x_time"]
+    assert (fit.n_obs, fit.n_groups) == (150, 50)
+
+
+def test_categorical_time_cells_are_cell_means():
+    df = contract_frame()
+    fit = fit_lmm(df, "imrs_client", time="categorical")
+    coefs = fit.coefficients.set_index("term")
+    means = df.groupby(["arm", "time"])["imrs_client"].mean()
+    # saturated mean model on complete balanced data: coefficients are cell-mean contrasts
+    assert coefs.loc["intercept", "b"] == pytest.approx(means[("cau", 0)], abs=1e-6)
+    expected = (means[("imr", 2)] - means[("imr", 0)]) - (means[("cau", 2)] - means[("cau", 0)])
+    assert coefs.loc["condition_x_time[2]", "b"] == pytest.approx(expected, abs=1e-6)
+
+
+def test_completer_sample_keeps_all_controls():
+    df = contract_frame(missing=0.1)
+    fit = fit_lmm(df, "imrs_client", sample="completers")
+    ids = df[(df["arm"] == "cau") | df["completer"].fillna(False)]
+    kept = ids[ids["imrs_client"].notna()]
+    assert fit.n_obs == len(kept)
+    assert fit.n_groups == kept["participant_id"].nunique()
+
+
+def test_bad_choices_name_the_valid_set():
+    df = contract_frame()
+    with pytest.raises(ImrBayesError, match="Did you mean 'imrs_client'"):
+        fit_lmm(df, "imrs_clint")
+    with pytest.raises(ImrBayesError, match="linear"):
+        fit_lmm(df, "imrs_client", time="cubic")
+    with pytest.raises(ImrBayesError, match="itt"):
+        fit_lmm(df, "imrs_client", sample="pp")
+    with pytest.raises(DataValidationError, match="participant_id"):
+        fit_lmm(df.drop(columns="participant_id"), "imrs_client")
