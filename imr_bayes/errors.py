@@ -28,3 +28,7 @@ class SpecError(ImrBayesError, ValueError):
 
 class PublishedDataError(ImrBayesError, ValueError):
     """A file of published numbers under ``models/published`` is malformed."""
+
+
+class StudyError(ImrBayesError):
+    """A simulation study cannot run: unreachable scheduler, mismatched store, failed replicate."""

@@ -21,6 +21,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "reanalyze",
     "audit",
     "published",
+    "study",
 )
 
 
