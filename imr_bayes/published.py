@@ -66,7 +66,9 @@ FIDELITY_COLUMNS: tuple[str, ...] = (
 BASELINE_COLUMNS: tuple[str, ...] = (
     "variable", "category", "outcome", "arm", "mean", "sd", "n", "pct", "source", "note",
 )
-TEXT_COLUMNS: tuple[str, ...] = ("key", "value", "source", "sentence", "note")
+TEXT_COLUMNS: tuple[str, ...] = (
+    "key", "value", "source", "sentence", "refers_to", "relation", "note",
+)
 
 _NUMERIC: dict[str, tuple[str, ...]] = {
     "fixed": ("b", "ci_low", "ci_high", "p"),
@@ -247,9 +249,13 @@ def text_results() -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns ``key, value, source, sentence, note``: ``key`` is a unique snake-case name
-        (e.g. ``hosp_or``, ``completers_sessions_sd``), ``value`` the number as a float,
-        ``source`` the section, ``sentence`` the sentence it was printed in.
+        Columns ``key, value, source, sentence, refers_to, relation, note``: ``key`` is a
+        unique snake-case name (e.g. ``hosp_or``, ``completers_sessions_sd``), ``value`` the
+        number as a float, ``source`` the section, ``sentence`` the sentence it was printed
+        in. ``refers_to`` names the cell a number restates (``table2|imrs_client|
+        condition_x_time|p`` or ``text|completers_sessions_sd``); ``relation`` is the
+        arithmetic the paper implies for a number (``100 * completers_n /
+        n_randomized_imr``). Both are empty where they do not apply; the audit checks them.
     """
     raw = _read_text("text")
     _require("text", raw, TEXT_COLUMNS)
