@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from imr_bayes import outcomes as outcome_registry
 from imr_bayes.constants import ARMS, TIME_LABELS, TIMES
 from imr_bayes.provenance import data_sha256, file_sha256, package_versions
 
 if TYPE_CHECKING:
-    from imr_bayes.pipeline import RunContext, SectionResult
+    from imr_bayes.pipeline import Figure, RunContext, SectionResult
 
 
 def _result(**kwargs) -> SectionResult:
@@ -134,4 +135,212 @@ def barg_checklist(ctx: RunContext) -> SectionResult:
         tables={"barg": table},
         text=[f"{covered} of {len(table)} items covered by this report."],
         summary={"covered": covered, "items": len(table)},
+    )
+
+
+def _png_figure(name: str, caption: str, fig) -> Figure:
+    from imr_bayes.pipeline import Figure
+    from imr_bayes.report.figures import to_png
+
+    return Figure(name=name, caption=caption, png=to_png(fig))
+
+
+def diagnostic_variables(idata) -> list[str]:
+    """Return the posterior variables shown in diagnostic figures (fixed effects and SDs)."""
+    names = list(idata["posterior"].data_vars)
+    return [v for v in names if v.startswith(("beta", "sigma"))] or names[:4]
+
+
+def _fit_row(analysis: str, outcome: str, fit, seconds: float) -> dict[str, object]:
+    diag = fit.diagnostics
+    table = diag.table
+    bfmi = [float(b) for b in diag.bfmi] if diag.bfmi is not None else []
+    return {
+        "analysis": analysis,
+        "outcome": outcome,
+        "status": "passed" if diag.passed else "FAILED diagnostics",
+        "r_hat_max": float(table["r_hat"].max()),
+        "ess_bulk_min": float(table["ess_bulk"].min()),
+        "ess_tail_min": float(table["ess_tail"].min()),
+        "divergences": int(diag.divergences),
+        "bfmi_min": min(bfmi) if bfmi else float("nan"),
+        "problems": "; ".join(diag.problems),
+        "seconds": round(seconds, 1),
+        "spec_sha256": str(fit.idata.attrs.get("spec_hash", ""))[:16],
+    }
+
+
+def bayesian_fits(ctx: RunContext) -> SectionResult:
+    """Fit every selected analysis x outcome; tabulate diagnostics and draw ArviZ figures.
+
+    A fit that raises or fails its diagnostics is marked in the table and the section's
+    status; the other fits go on. Fits are kept in ``ctx.store["fits"]`` for later sections.
+    """
+    import time as _time
+
+    import imr_bayes
+    from imr_bayes.pipeline import ProgressEvent, available_analyses
+    from imr_bayes.report.figures import diagnostic_figures
+
+    settings = ctx.settings
+    analyses = settings.analyses if settings.analyses is not None else available_analyses()
+    data = ctx.data
+    sampling = settings.sampling
+    jobs = [(a, o) for a in analyses for o in settings.outcomes]
+    fits: dict[tuple[str, str], object] = {}
+    rows, param_tables, figures, files = [], [], [], {}
+    spec_hashes: dict[str, str] = {}
+    ctx.progress(ProgressEvent("plan", "models", total=len(jobs)))
+    for analysis, outcome in jobs:
+        ctx.progress(ProgressEvent("start", "models", label=f"{analysis}/{outcome}"))
+        t0 = _time.perf_counter()
+        try:
+            fit = imr_bayes.fit(data, outcome=outcome, analysis=analysis, seed=settings.seed,
+                                **sampling)
+        except Exception as exc:  # noqa: BLE001 - marked in the report, the run goes on
+            first = (str(exc).splitlines() or [""])[0]
+            rows.append({"analysis": analysis, "outcome": outcome,
+                         "status": f"ERROR: {type(exc).__name__}: {first}",
+                         "seconds": round(_time.perf_counter() - t0, 1)})
+            ctx.progress(ProgressEvent("advance", "models"))
+            continue
+        seconds = _time.perf_counter() - t0
+        fits[(analysis, outcome)] = fit
+        rows.append(_fit_row(analysis, outcome, fit, seconds))
+        spec_hashes[analysis] = str(fit.idata.attrs.get("spec_hash", ""))
+        params = fit.diagnostics.table.copy()
+        if "parameter" not in params.columns:
+            params = params.rename_axis("parameter").reset_index()
+        params.insert(0, "outcome", outcome)
+        params.insert(0, "analysis", analysis)
+        param_tables.append(params)
+        files[f"posteriors/{analysis}__{outcome}.nc"] = fit.save
+        for kind, fig in diagnostic_figures(fit.idata, diagnostic_variables(fit.idata)).items():
+            figures.append(_png_figure(
+                f"{analysis}__{outcome}__{kind}",
+                f"{kind.upper() if kind == 'ess' else kind.capitalize()} plot: {analysis}, "
+                f"{outcome_registry.get(outcome).abbreviation}"
+                + (" (fit FAILED its diagnostics)" if not fit.diagnostics.passed else ""),
+                fig,
+            ))
+        ctx.progress(ProgressEvent("advance", "models"))
+    ctx.progress(ProgressEvent("finish", "models"))
+    ctx.store["fits"] = fits
+    ctx.store["spec_hashes"] = spec_hashes
+    table = pd.DataFrame(rows)
+    n_error = int(table["status"].str.startswith("ERROR").sum()) if len(table) else 0
+    n_bad = int((table["status"] == "FAILED diagnostics").sum()) if len(table) else 0
+    tables = {"diagnostics": table}
+    if param_tables:
+        tables["parameters"] = pd.concat(param_tables, ignore_index=True)
+    effects = [f.effects for f in fits.values()]
+    if effects:
+        tables["effects"] = pd.concat(effects, ignore_index=True)
+    status, message = "ok", ""
+    if not jobs:
+        status, message = "unavailable", "no Bayesian analysis is registered in this build"
+    elif n_error == len(jobs):
+        status, message = "failed", f"all {n_error} fits raised an error"
+    elif n_error or n_bad:
+        status = "warning"
+        message = (f"{n_error} of {len(jobs)} fits raised an error; {n_bad} failed their "
+                   "diagnostics (R-hat, ESS, divergences or E-BFMI thresholds of the spec)")
+        if settings.quick:
+            message += "; --quick draws too few samples to meet the ESS thresholds"
+    text = [f"{len(fits)} fits: {sampling['chains']} chains x {sampling['draws']} draws after "
+            f"{sampling['tune']} tuning steps, seed {settings.seed}. Thresholds come from each "
+            "analysis spec (models/analyses)."]
+    return _result(
+        status=status, message=message, tables=tables, figures=figures, text=text,
+        files=files,
+        summary={"fits": table.to_dict(orient="records"),
+                 "n_fits": len(jobs), "n_errors": n_error, "n_failed_diagnostics": n_bad},
+    )
+
+
+def forest(ctx: RunContext) -> SectionResult:
+    """Draw posterior 95 % ETIs beside the published 95 % CIs, per analysis."""
+    from imr_bayes import published
+    from imr_bayes.report.figures import forest_data, plot_forest
+
+    fits = ctx.store.get("fits", {})
+    if not fits:
+        return _result(status="unavailable", message="no Bayesian fit produced results")
+    effects = pd.concat([f.effects for f in fits.values()], ignore_index=True)
+    figures, tables = [], {}
+    for analysis in dict.fromkeys(a for a, _ in fits):
+        sample = "completers" if "complet" in analysis else "itt"
+        data = forest_data(effects[effects["analysis"] == analysis],
+                           published.fixed_effects(sample))
+        tables[f"forest_{analysis}"] = data
+        figures.append(_png_figure(
+            f"forest_{analysis}",
+            f"Condition x time, {analysis}: posterior mean and 95 % ETI (circles) beside the "
+            f"published B and 95 % CI ({sample} sample, squares; only outcomes whose final "
+            "model kept the interaction), in pooled baseline SDs, positive favours IMR.",
+            plot_forest(data, title=analysis),
+        ))
+    return _result(tables=tables, figures=figures)
+
+
+def summary_level(ctx: RunContext) -> SectionResult:
+    """Reanalyse every printed estimate under the prior grid; heat maps of P(benefit)."""
+    import numpy as np
+
+    from imr_bayes import summary_level as sl
+
+    full = sl.reanalyze_published()
+    keys = ["source", "sample", "outcome", "estimand", "term", "estimate", "ci_low", "ci_high",
+            "p_published"]
+    main = full[full["estimand"].isin(["condition_x_time", "odds_ratio"])]
+    wide = main.pivot_table(index=keys[:5], columns="prior", values="p_benefit", sort=False,
+                            dropna=False)
+    wide.columns = [f"p_benefit_{c}" for c in wide.columns]
+    wide = wide.reset_index()
+    ref = main[main["prior"] == "reference"].set_index(keys[:5])[
+        ["estimate", "ci_low", "ci_high", "p_published", "p_clinically_important", "agreement"]
+    ].rename(columns={"p_clinically_important": "p_clin_important_reference",
+                      "agreement": "agreement_reference"})
+    table = wide.merge(ref.reset_index(), on=keys[:5]).drop(columns=["source", "estimand"])
+    figures = []
+    first = main[(main["estimand"] == "condition_x_time") & (main["sample"] == "itt")
+                 & (main["outcome"] == outcome_registry.PRIMARY)]
+    odds = main[main["estimand"] == "odds_ratio"]
+    for label, sub in (("primary", first), ("hospitalization_or", odds)):
+        if sub.empty:
+            continue
+        est = sub.iloc[0]
+        delta = abs(float(est["planned_effect"]))
+        means = np.linspace(-2 * delta, 2 * delta, 41)
+        sds = np.geomspace(delta / 4, 4 * delta, 30)
+        what = ("hospitalization odds ratio (log scale)" if est["ratio"]
+                else f"{outcome_registry.get(est['outcome']).abbreviation} condition x time, ITT")
+        fig = sl.plot_sensitivity(
+            float(est["estimate"]), float(est["ci_low"]), float(est["ci_high"]),
+            prior_means=means, prior_sds=sds, ratio=bool(est["ratio"]),
+            benefit=est["benefit"], title=f"P(benefit): {what}",
+        )
+        figures.append(_png_figure(
+            f"sensitivity_{label}",
+            f"Prior sensitivity of P(benefit) for the {what}: normal priors over a grid of "
+            f"means (x) and SDs (y, planned effect {delta:.3g} on this scale); contours at "
+            "0.5, 0.9 and 0.975.",
+            fig,
+        ))
+    ref_primary = first[first["prior"] == "reference"]
+    ref_or = odds[odds["prior"] == "reference"]
+    summary = {}
+    if not ref_primary.empty:
+        summary["primary_itt_p_gt_0_reference"] = float(ref_primary["p_gt_0"].iloc[0])
+    if not ref_or.empty:
+        summary["hospitalization_p_or_lt_1_reference"] = float(1 - ref_or["p_gt_0"].iloc[0])
+    return _result(
+        tables={"p_benefit_by_prior": table, "all_estimates": full},
+        figures=figures,
+        text=[f"{full[keys[:5]].drop_duplicates().shape[0]} printed estimates x "
+              f"{full['prior'].nunique()} priors ({', '.join(dict.fromkeys(full['prior']))}); "
+              "normal likelihood from each estimate and its 95 % CI (log scale for the odds "
+              "ratio). The table shows the condition x time effects and the hospitalization "
+              "odds ratio; all estimates are in the CSV."],
+        summary=summary,
     )

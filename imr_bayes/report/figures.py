@@ -1,0 +1,145 @@
+"""Figures of the report: compute and draw are separate functions.
+
+``*_data`` functions return tidy frames (tested without drawing); ``plot_*`` functions take
+those frames (or a fit's DataTree for the ArviZ diagnostics) and return a matplotlib figure.
+:func:`to_png` renders a figure to PNG bytes and closes it. Matplotlib runs on the Agg
+backend: no display is needed.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from imr_bayes import outcomes as outcome_registry  # noqa: E402
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure as MplFigure
+
+#: Resolution of the embedded PNGs.
+DPI: int = 96
+
+
+def to_png(fig: MplFigure) -> bytes:
+    """Render a matplotlib figure to PNG bytes and close it."""
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
+    finally:
+        plt.close(fig)
+    return buf.getvalue()
+
+
+def forest_data(effects: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
+    """Put posterior 95 % ETIs and published 95 % CIs of condition x time on one scale.
+
+    Parameters
+    ----------
+    effects : DataFrame
+        Tidy posterior effects of one or more fits (columns ``analysis, outcome, estimand,
+        mean, eti95_low, eti95_high``); the rows with estimand ``condition_x_time_d`` are used.
+    published : DataFrame
+        Published fixed effects (``imr_bayes.published.fixed_effects``): the
+        ``condition_x_time`` rows, ``b, ci_low, ci_high`` in raw units.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``outcome, label, source, estimate, low, high``: standardized effects (raw
+        units divided by the pooled Table 1 baseline SD), signed so that positive favours
+        IMR. ``source`` is ``published`` or the analysis name. Published rows whose
+        condition x time term is not in the paper's final model are left out.
+    """
+    rows = []
+    pub = published[(published["term"] == "condition_x_time") & published["in_final_model"]]
+    for rec in pub.itertuples(index=False):
+        out = outcome_registry.get(rec.outcome)
+        sd, sign = out.pooled_baseline_sd(), out.beneficial_sign
+        low, high = sorted((sign * rec.ci_low / sd, sign * rec.ci_high / sd))
+        rows.append({"outcome": rec.outcome, "label": out.abbreviation, "source": "published",
+                     "estimate": sign * rec.b / sd, "low": low, "high": high})
+    post = effects[effects["estimand"] == "condition_x_time_d"]
+    for rec in post.itertuples(index=False):
+        out = outcome_registry.get(rec.outcome)
+        sign = out.beneficial_sign
+        low, high = sorted((sign * rec.eti95_low, sign * rec.eti95_high))
+        rows.append({"outcome": rec.outcome, "label": out.abbreviation,
+                     "source": str(rec.analysis), "estimate": sign * rec.mean,
+                     "low": low, "high": high})
+    order = {code: i for i, code in enumerate(outcome_registry.CODES)}
+    df = pd.DataFrame(rows, columns=["outcome", "label", "source", "estimate", "low", "high"])
+    return df.sort_values("outcome", key=lambda s: s.map(order), kind="stable").reset_index(
+        drop=True
+    )
+
+
+def plot_forest(data: pd.DataFrame, *, title: str = "") -> MplFigure:
+    """Draw :func:`forest_data`: one row per outcome, one marker per source, 95 % intervals."""
+    sources = list(dict.fromkeys(data["source"]))
+    labels = list(dict.fromkeys(data["label"]))
+    colors = {s: c for s, c in zip(
+        sources, ["#222222", "#2c5d8a", "#d1495b", "#66a182", "#edae49", "#8d6a9f"] * 3,
+        strict=False)}
+    fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(labels) + 1.4))
+    width = 0.7 / max(len(sources), 1)
+    for j, source in enumerate(sources):
+        sub = data[data["source"] == source]
+        y = np.array([labels.index(lbl) for lbl in sub["label"]], dtype=float)
+        y = y - 0.35 + width * (j + 0.5)
+        ax.hlines(y, sub["low"], sub["high"], color=colors[source], lw=2)
+        marker = "s" if source == "published" else "o"
+        ax.plot(sub["estimate"], y, marker, color=colors[source], label=source, ms=5)
+    ax.axvline(0, color="#888888", lw=0.8, ls="--")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.invert_yaxis()
+    ax.set_xlabel("condition x time per year, in pooled baseline SDs (positive favours IMR)")
+    ax.legend(loc="lower right", fontsize=8, frameon=False)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def diagnostic_figures(idata: Any, var_names: Sequence[str]) -> dict[str, MplFigure]:
+    """Draw ArviZ rank, energy and ESS plots of one fit.
+
+    Parameters
+    ----------
+    idata : xarray.DataTree
+        The fit's posterior and sample stats.
+    var_names : sequence of str
+        Posterior variables shown in the rank and ESS plots (the energy plot uses the
+        ``sample_stats.energy`` of the whole model).
+
+    Returns
+    -------
+    dict of str to Figure
+        ``rank``, ``energy`` and ``ess`` (the energy plot only when the sampler recorded
+        energy).
+    """
+    import arviz_plots as azp
+
+    names = [v for v in var_names if v in idata["posterior"].data_vars]
+    figs: dict[str, MplFigure] = {}
+    if names:
+        figs["rank"] = azp.plot_rank(idata, var_names=names, backend="matplotlib").get_viz(
+            "figure")
+        figs["ess"] = azp.plot_ess(idata, var_names=names, backend="matplotlib").get_viz(
+            "figure")
+    if "sample_stats" in idata.children and "energy" in idata["sample_stats"].data_vars:
+        figs["energy"] = azp.plot_energy(idata, backend="matplotlib").get_viz("figure")
+    return {k: _item(v) for k, v in figs.items()}
+
+
+def _item(fig: Any) -> MplFigure:
+    """Unwrap the 0-d object array arviz-plots stores its figure in."""
+    return fig.item() if hasattr(fig, "item") and not hasattr(fig, "savefig") else fig

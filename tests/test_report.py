@@ -1,0 +1,230 @@
+"""Report sections and figures: numbers against the paper, markings, no participant rows.
+
+Fits here are tiny stand-ins built on real ArviZ DataTrees (no sampling): they exercise how
+the report tabulates, marks and draws fits, not the models themselves.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import imr_bayes
+from imr_bayes import pipeline
+from imr_bayes.pipeline import RunContext, RunSettings
+from imr_bayes.report import barg, figures, sections
+from imr_bayes.report.html import table_html
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _ctx(**settings) -> RunContext:
+    return RunContext(settings=RunSettings(**settings), progress=lambda e: None)
+
+
+# --- forest data: published CIs and posterior ETIs on one standardized scale --------------
+
+def test_forest_data_standardizes_published_b_by_pooled_table1_sd():
+    from imr_bayes import published
+
+    data = figures.forest_data(pd.DataFrame(columns=["analysis", "outcome", "estimand", "mean",
+                                                     "eti95_low", "eti95_high"]),
+                               published.fixed_effects("itt"))
+    pub = data.set_index("outcome")
+    # Table 2: only IMRS client, IMRS clinician, CSES, MHRM and SERS-SF keep condition x time.
+    assert set(pub.index) == {"imrs_client", "imrs_clinician", "cses", "mhrm", "sers_sf"}
+    # CSES: B 4.13 (-1.98 to 10.25); Table 1 SDs 50.6 (IMR, n 116) and 51.0 (CAU, n 71).
+    sd = math.sqrt((115 * 50.6**2 + 70 * 51.0**2) / 185)
+    assert pub.loc["cses", "estimate"] == pytest.approx(4.13 / sd, rel=1e-9)
+    assert pub.loc["cses", "low"] == pytest.approx(-1.98 / sd, rel=1e-9)
+    assert pub.loc["cses", "high"] == pytest.approx(10.25 / sd, rel=1e-9)
+    # IMRS client: B 0.07 / SD 0.5 in both arms.
+    assert pub.loc["imrs_client", "estimate"] == pytest.approx(0.14)
+
+
+def test_forest_data_flips_outcomes_where_lower_is_better():
+    effects = pd.DataFrame({
+        "analysis": ["itt", "itt"], "outcome": ["bsi", "imrs_client"],
+        "estimand": ["condition_x_time_d"] * 2, "mean": [-0.2, 0.1],
+        "eti95_low": [-0.5, -0.05], "eti95_high": [0.1, 0.25],
+    })
+    empty_pub = pd.DataFrame(columns=["outcome", "term", "b", "ci_low", "ci_high",
+                                      "in_final_model"])
+    data = figures.forest_data(effects, empty_pub).set_index("outcome")
+    # BSI improves downward: a negative effect favours IMR and is drawn positive.
+    assert data.loc["bsi", ["estimate", "low", "high"]].tolist() == [0.2, -0.1, 0.5]
+    assert data.loc["imrs_client", ["estimate", "low", "high"]].tolist() == [0.1, -0.05, 0.25]
+    assert list(data.index) == ["imrs_client", "bsi"]  # the paper's outcome order
+    png = figures.to_png(figures.plot_forest(data.reset_index(), title="t"))
+    assert png.startswith(PNG_MAGIC)
+
+
+# --- summary-level section against hand-computed values -----------------------------------
+
+@pytest.fixture(scope="module")
+def summary_level_result():
+    return sections.summary_level(_ctx())
+
+
+def test_summary_level_section_reproduces_hand_computed_reference_posterior(
+        summary_level_result):
+    res = summary_level_result
+    assert res.status == "ok"
+    # Primary outcome, Table 2: B 0.07 (0.0007 to 0.15). Normal likelihood, SE from the CI.
+    se = (0.15 - 0.0007) / (2 * 1.959963984540054)
+    p_gt_0 = 0.5 * (1 + math.erf(0.07 / se / math.sqrt(2)))
+    assert res.summary["primary_itt_p_gt_0_reference"] == pytest.approx(p_gt_0, abs=1e-6)
+    assert p_gt_0 == pytest.approx(0.967, abs=0.001)
+    # Hospitalization OR: the issue's hand-computed P(OR < 1) ~ 0.35 under the reference prior.
+    assert res.summary["hospitalization_p_or_lt_1_reference"] == pytest.approx(0.35, abs=0.02)
+    table = res.tables["p_benefit_by_prior"]
+    assert "hospitalization" in set(table["outcome"])
+    assert {f.name for f in res.figures} == {"sensitivity_primary",
+                                             "sensitivity_hospitalization_or"}
+    assert all(f.png.startswith(PNG_MAGIC) for f in res.figures)
+
+
+# --- data summary: aggregates only -------------------------------------------------------
+
+def _toy_long() -> pd.DataFrame:
+    rows = []
+    for i in range(6):
+        arm = "imr" if i < 4 else "cau"
+        for t in (0, 1, 2):
+            value = np.nan if (i == 0 and t == 2) or (i == 5 and t > 0) else 3.0 + i + t
+            rows.append({"participant_id": f"P{i:03d}", "arm": arm, "time": t,
+                         "imrs_client": value})
+    return pd.DataFrame(rows)
+
+
+def test_data_summary_counts_per_arm_and_time_without_participant_rows():
+    ctx = _ctx(outcomes=("imrs_client",))
+    ctx.store["data"] = _toy_long()
+    res = sections.data_summary(ctx)
+    wide = res.tables["observed_counts"].set_index("outcome")
+    assert wide.loc["imrs_client", ["imr_t0", "imr_t1", "imr_t2"]].tolist() == [4, 4, 3]
+    assert wide.loc["imrs_client", ["cau_t0", "cau_t1", "cau_t2"]].tolist() == [2, 1, 1]
+    assert wide.loc["imrs_client", "pct_missing_overall"] == pytest.approx(round(100 * 3 / 18, 1))
+    for table in res.tables.values():
+        text = table.to_csv()
+        assert "P00" not in text and "participant_id" not in text
+    assert res.summary["participants"] == {"imr": 4, "cau": 2}
+
+
+# --- BARG checklist ----------------------------------------------------------------------
+
+def test_barg_status_follows_the_sections_that_ran():
+    statuses = {key: "unavailable" for key in pipeline.section_keys()}
+    statuses.update(provenance="ok", fits="warning", forest="ok")
+    table = barg.checklist(statuses).set_index("item")
+    assert table.loc["2.A", "status"] == "covered"          # software: provenance
+    assert table.loc["2.B", "status"] == "covered"          # convergence: fits (warning counts)
+    assert table.loc["3.B", "status"] == "covered"          # fits + forest
+    assert table.loc["3.A", "status"] == "not covered"      # PPC not in this build
+    assert table.loc["2.D", "status"] == "not applicable"
+    assert table.loc["P.A", "status"] == "documents only"
+    assert table.loc["6.A", "status"] == "covered"
+    statuses["fits"] = "failed"
+    assert barg.checklist(statuses).set_index("item").loc["6.A", "status"] == "partly covered"
+    assert len(table) == len({it.item for it in barg.ITEMS})
+
+
+def test_table_html_formats_numbers_and_keeps_an_id():
+    html = table_html(pd.DataFrame({"outcome": ["a"], "x": [0.123456], "y": [np.nan]}), "tid")
+    assert 'id="tid"' in html and "0.123" in html and "0.123456" not in html
+    assert "nan" not in html.lower()
+
+
+# --- Bayesian fits section: marking of failures, files, figures --------------------------
+
+@dataclass
+class _Diag:
+    passed: bool
+    problems: list[str]
+    table: pd.DataFrame
+    divergences: int = 0
+    bfmi: list[float] = field(default_factory=lambda: [1.0, 1.0])
+
+
+@dataclass
+class _StandInFit:
+    analysis: str
+    outcome: str
+    idata: object
+    effects: pd.DataFrame
+    diagnostics: _Diag
+
+    def save(self, path):
+        self.idata["posterior"].to_dataset().drop_attrs().to_netcdf(path, engine="scipy")
+
+
+def _stand_in_fit(data, *, outcome, analysis, seed, chains, draws, tune):
+    import arviz_base as azb
+
+    if outcome == "asi":
+        raise RuntimeError("initial evaluation of model at starting point failed")
+    rng = np.random.default_rng(seed)
+    idata = azb.from_dict({
+        "posterior": {"beta_condition_x_time": rng.normal(size=(chains, draws)),
+                      "sigma_residual": rng.gamma(5.0, size=(chains, draws))},
+        "sample_stats": {"energy": rng.normal(size=(chains, draws)),
+                         "diverging": np.zeros((chains, draws), dtype=bool)},
+    })
+    idata.attrs["spec_hash"] = "ab" * 32
+    bad = outcome == "bsi"
+    table = pd.DataFrame({"r_hat": [1.0, 1.08 if bad else 1.0], "ess_bulk": [900.0, 50.0],
+                          "ess_tail": [800.0, 60.0], "mcse_mean": [0.01, 0.02]},
+                         index=pd.Index(["beta_condition_x_time", "sigma_residual"]))
+    effects = pd.DataFrame({"analysis": [analysis], "outcome": [outcome],
+                            "estimand": ["condition_x_time_d"], "mean": [0.1], "median": [0.1],
+                            "sd": [0.05], "eti95_low": [0.0], "eti95_high": [0.2],
+                            "scale": ["sd"]})
+    diag = _Diag(passed=not bad, problems=["r_hat 1.08 > 1.01"] if bad else [], table=table)
+    return _StandInFit(analysis, outcome, idata, effects, diag)
+
+
+def test_fits_section_marks_errors_and_failed_diagnostics_and_keeps_the_rest(monkeypatch,
+                                                                             tmp_path):
+    monkeypatch.setitem(vars(imr_bayes), "fit", _stand_in_fit)
+    monkeypatch.setattr(pipeline, "available_analyses", lambda: ("itt",))
+    events = []
+    ctx = RunContext(settings=RunSettings(quick=True, outcomes=("imrs_client", "bsi", "asi")),
+                     progress=events.append)
+    ctx.store["data"] = _toy_long()
+    res = sections.bayesian_fits(ctx)
+    assert res.status == "warning"
+    assert "1 of 3 fits raised an error; 1 failed their diagnostics" in res.message
+    diag = res.tables["diagnostics"].set_index("outcome")
+    assert diag.loc["imrs_client", "status"] == "passed"
+    assert diag.loc["bsi", "status"] == "FAILED diagnostics"
+    assert diag.loc["bsi", "r_hat_max"] == pytest.approx(1.08)
+    assert diag.loc["asi", "status"].startswith("ERROR: RuntimeError: initial evaluation")
+    assert set(ctx.store["fits"]) == {("itt", "imrs_client"), ("itt", "bsi")}
+    assert ctx.store["spec_hashes"] == {"itt": "ab" * 32}
+    kinds = sorted(f.name for f in res.figures)
+    assert kinds == sorted(f"itt__{o}__{k}" for o in ("imrs_client", "bsi")
+                           for k in ("rank", "ess", "energy"))
+    assert any("FAILED" in f.caption for f in res.figures if "bsi" in f.name)
+    assert sorted(res.files) == ["posteriors/itt__bsi.nc", "posteriors/itt__imrs_client.nc"]
+    res.files["posteriors/itt__bsi.nc"](tmp_path / "x.nc")
+    assert (tmp_path / "x.nc").stat().st_size > 0
+    model_events = [e for e in events if e.scope == "models"]
+    assert model_events[0].kind == "plan" and model_events[0].total == 3
+    assert sum(e.kind == "advance" for e in model_events) == 3
+    # the forest section draws what the fits produced
+    fres = sections.forest(ctx)
+    assert fres.status == "ok"
+    assert {"itt"} <= set(fres.tables["forest_itt"]["source"])
+
+
+def test_diagnostic_variables_pick_fixed_effects_and_sds():
+    import arviz_base as azb
+
+    rng = np.random.default_rng(1)
+    idata = azb.from_dict({"posterior": {n: rng.normal(size=(2, 20)) for n in
+                                         ("beta_time", "sigma_group", "group_raw")}})
+    assert sections.diagnostic_variables(idata) == ["beta_time", "sigma_group"]
