@@ -22,6 +22,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "audit",
     "published",
     "study",
+    "summary-reanalysis",
 )
 
 
