@@ -50,6 +50,7 @@ SD_TOL: float = 0.10
 ALPHA: float = 0.05
 
 _EPS = 1e-9
+_T_DIST = stats.t(DF_MIN)
 _TABLE_LABEL = {
     ("fixed", "itt"): "Table 2", ("fixed", "completers"): "Table 6",
     ("means", "itt"): "Table 3", ("means", "completers"): "Table 7",
@@ -155,7 +156,7 @@ def _z_p_range(est: Num, lo: Num, hi: Num) -> tuple[float, float]:
     b_min = 0.0 if est.lo <= 0 <= est.hi else min(abs(est.lo), abs(est.hi))
     b_max = max(abs(est.lo), abs(est.hi))
     ps = []
-    for dist in (stats.norm, stats.t(DF_MIN)):
+    for dist in (stats.norm, _T_DIST):
         crit = dist.ppf(0.5 + CI_LEVEL / 2)
         z_min = b_min / (width_max / (2 * crit))
         z_max = b_max / (width_min / (2 * crit))
@@ -234,17 +235,20 @@ def _pooled(sd_a: float, n_a: float, sd_b: float, n_b: float) -> float:
     return math.sqrt(((n_a - 1) * sd_a**2 + (n_b - 1) * sd_b**2) / (n_a + n_b - 2))
 
 
-def _table1_pooled_sd(baseline: pd.DataFrame | None, outcome: str) -> tuple[float, float] | None:
-    """Pooled Table 1 baseline SD range (n - 1 weights, arm N as randomized)."""
+def _table1_pooled_sds(baseline: pd.DataFrame | None) -> dict[str, tuple[float, float]]:
+    """Pooled Table 1 baseline SD range per outcome (n - 1 weights, arm N as randomized)."""
     if baseline is None:
-        return None
-    rows = baseline[(baseline["variable"] == "outcome") & (baseline["outcome"] == outcome)]
-    sds = {r["arm"]: parse_number(r["sd"]) for r in rows.to_dict("records")}
-    if set(sds) != {"imr", "cau"} or None in sds.values():
-        return None
+        return {}
+    sds: dict[str, dict[str, Num | None]] = {}
+    for r in baseline[baseline["variable"] == "outcome"].to_dict("records"):
+        sds.setdefault(str(r["outcome"]), {})[str(r["arm"])] = parse_number(r["sd"])
     n_i, n_c = N_RANDOMIZED["imr"], N_RANDOMIZED["cau"]
-    return (_pooled(sds["imr"].lo, n_i, sds["cau"].lo, n_c),
-            _pooled(sds["imr"].hi, n_i, sds["cau"].hi, n_c))
+    out = {}
+    for outcome, arms in sds.items():
+        imr, cau = arms.get("imr"), arms.get("cau")
+        if imr is not None and cau is not None:
+            out[outcome] = (_pooled(imr.lo, n_i, cau.lo, n_c), _pooled(imr.hi, n_i, cau.hi, n_c))
+    return out
 
 
 def _audit_means(sample: str, df: pd.DataFrame,
@@ -268,17 +272,18 @@ def _audit_means(sample: str, df: pd.DataFrame,
             out.append(_row(table, row["outcome"], _where(row, fallback, "N"),
                             "N not above the number randomized", n.text,
                             f"<= {limit} randomized to {row['arm']}", "error"))
-    keyed = df.set_index(["outcome", "time", "arm"])
-    for (outcome, time), _ in df.groupby(["outcome", "time"], sort=False):
-        if (outcome, time, "imr") not in keyed.index or (outcome, time, "cau") not in keyed.index:
-            continue
-        out += _pair_rules(table, str(outcome), keyed.loc[(outcome, time, "imr")].to_dict(),
-                           keyed.loc[(outcome, time, "cau")].to_dict(), baseline)
+    cells = {(str(r["outcome"]), str(r["time"]), str(r["arm"])): r
+             for r in df.to_dict("records")}
+    t1_sds = _table1_pooled_sds(baseline)
+    for outcome, time, arm in cells:
+        if arm == "imr" and (outcome, time, "cau") in cells:
+            out += _pair_rules(table, outcome, cells[(outcome, time, "imr")],
+                               cells[(outcome, time, "cau")], t1_sds.get(outcome))
     return out
 
 
 def _pair_rules(table: str, outcome: str, imr: dict[str, Any], cau: dict[str, Any],
-                baseline: pd.DataFrame | None) -> list[dict[str, Any]]:
+                t1_sd: tuple[float, float] | None) -> list[dict[str, Any]]:
     """Difference = IMR - CAU, its CI width, and Cohen's d for one outcome x time."""
     out = []
     fallback = f"{table}, {outcome}, IMR vs CAU"
@@ -312,12 +317,12 @@ def _pair_rules(table: str, outcome: str, imr: dict[str, Any], cau: dict[str, An
                 f"sqrt(hw_IMR² + hw_CAU²) = {_fmt(hw_min)}-{_fmt(hw_max)} (±{WIDTH_TOL:.0%})",
                 _severity(excess, WIDTH_TOL * hw_max)))
     if d is not None and arm_cis:
-        out += _d_rule(table, outcome, imr, cau, diff, d, baseline, fallback)
+        out += _d_rule(table, outcome, imr, cau, diff, d, t1_sd, fallback)
     return out
 
 
 def _d_rule(table: str, outcome: str, imr: dict[str, Any], cau: dict[str, Any], diff: Num,
-            d: Num, baseline: pd.DataFrame | None, fallback: str) -> list[dict[str, Any]]:
+            d: Num, t1: tuple[float, float] | None, fallback: str) -> list[dict[str, Any]]:
     """Cohen's d = difference / SD, SD between the CI-implied and Table 1 pooled SDs.
 
     The SD the paper divides by is not printed. The pooled SD recovered from the two arms'
@@ -332,7 +337,6 @@ def _d_rule(table: str, outcome: str, imr: dict[str, Any], cau: dict[str, Any], 
     sd_i, sd_c = _ci_sd(n_i.value, lo_i, hi_i), _ci_sd(n_c.value, lo_c, hi_c)
     sd_lo = _pooled(sd_i[0], n_i.value, sd_c[0], n_c.value)
     sd_hi = _pooled(sd_i[1], n_i.value, sd_c[1], n_c.value)
-    t1 = _table1_pooled_sd(baseline, outcome)
     if t1 is not None:
         sd_lo, sd_hi = min(sd_lo, t1[0]), max(sd_hi, t1[1])
     if sd_lo <= 0:
@@ -467,7 +471,7 @@ def _audit_fidelity(outcome: str, df: pd.DataFrame) -> list[dict[str, Any]]:
                                 "CI and p agree on significance at 5 %", "error"))
             if t is not None:
                 t_abs = (max(abs(t.value) - t.half, 0.0), abs(t.value) + t.half)
-                ps = [2 * dist.sf(x) for dist in (stats.norm, stats.t(DF_MIN)) for x in t_abs]
+                ps = [2 * dist.sf(x) for dist in (stats.norm, _T_DIST) for x in t_abs]
                 out += _p_gap_rule(table, outcome, _where(row, fallback, "t and p"),
                                    f"t {t.text}, p {p.text}", p, min(ps), max(ps),
                                    f"t (df >= {DF_MIN})")
@@ -487,7 +491,9 @@ def _audit_baseline(df: pd.DataFrame) -> list[dict[str, Any]]:
         exact = 100 * n.value / arm_n
         dev = abs(pct.value - exact)
         if dev > pct.half + _EPS:
-            out.append(_row(table, None, _where(row, table, "n (%)"), "percentage = n / N",
+            arm_label = "control" if row["arm"] == "cau" else "IMR"
+            out.append(_row(table, None, _where(row, table, f"n (%), {arm_label} group"),
+                            "percentage = n / N",
                             f"{n.text} ({pct.text}%)", f"{exact:.1f}% of N = {arm_n}",
                             "error" if dev > 1.5 else "warning"))
     for (variable, arm), grp in counted.groupby(["variable", "arm"], sort=False):
