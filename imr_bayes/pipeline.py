@@ -112,7 +112,8 @@ class Section:
     title : str
         Heading in the report.
     requires : tuple of str
-        Modules the section needs; if one is missing the section is ``unavailable``.
+        Modules (``"pkg.mod"``) or module attributes (``"pkg.mod:name"``) the section
+        needs; if one is missing the section is ``unavailable``.
     run : callable
         ``run(context) -> SectionResult``; imported lazily as ``"module:function"``.
     """
@@ -205,10 +206,22 @@ SECTIONS: tuple[Section, ...] = (
     Section("summary_level", "Summary-level reanalysis of the published numbers",
             ("imr_bayes.summary_level", "imr_bayes.published"),
             "imr_bayes.report.sections:summary_level"),
+    Section("frequentist", "Frequentist replication",
+            ("imr_bayes.frequentist:replicate", "imr_bayes.frequentist:versus_published",
+             "imr_bayes.data"), "imr_bayes.report.sections:frequentist"),
     Section("fits", "Bayesian fits and diagnostics", ("imr_bayes.bayes.api", "imr_bayes.data"),
             "imr_bayes.report.sections:bayesian_fits"),
     Section("forest", "Posterior intervals beside the published CIs",
             ("imr_bayes.bayes.api", "imr_bayes.published"), "imr_bayes.report.sections:forest"),
+    Section("sensitivity", "Prior sensitivity of the Bayesian fits",
+            ("imr_bayes.bayes.api", "imr_bayes.spec", "imr_bayes.indices"),
+            "imr_bayes.report.sections:prior_sensitivity"),
+    Section("ppc", "Posterior predictive checks of the published statistics",
+            ("imr_bayes.ppc:published_checks", "imr_bayes.bayes.api"),
+            "imr_bayes.report.sections:ppc"),
+    Section("comparison", "Posterior versus frequentist versus published",
+            ("imr_bayes.compare", "imr_bayes.bayes.api"),
+            "imr_bayes.report.sections:comparison"),
     Section("provenance", "Provenance", (), "imr_bayes.report.sections:provenance"),
     Section("barg", "Bayesian Analysis Reporting Guidelines (Kruschke 2021) checklist", (),
             "imr_bayes.report.sections:barg_checklist"),
@@ -218,19 +231,25 @@ SECTIONS: tuple[Section, ...] = (
 def _missing_module(names: tuple[str, ...]) -> str | None:
     """Return the first of ``names`` this build does not have, or None.
 
+    A name is a module (``"imr_bayes.ppc"``) or a module and one of its public names
+    (``"imr_bayes.frequentist:replicate"``) for modules that grow function by function.
+
     This is the one import guard of the run. Only the absence of the module itself counts;
     a module that exists but fails to import is an error and propagates. A folder without
     ``__init__.py`` (a package another engineer has not written yet) counts as missing.
     """
-    for name in names:
+    for requirement in names:
+        name, _, attr = requirement.partition(":")
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
             if exc.name is not None and (name == exc.name or name.startswith(exc.name + ".")):
-                return name
+                return requirement
             raise
         if getattr(module, "__file__", None) is None:  # an empty folder: namespace package
-            return name
+            return requirement
+        if attr and not hasattr(module, attr):
+            return requirement
     return None
 
 

@@ -150,3 +150,8 @@ def test_run_id_names_source_mode_and_seed():
     full = pipeline.make_run_id(RunSettings(data_path=pipeline.Path("trial.csv")),
                                 datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
     assert full == "20260102T030405Z-trial-full-s4931"
+
+
+def test_missing_attribute_of_a_present_module_counts_as_missing():
+    assert pipeline._missing_module(("json:dumps",)) is None
+    assert pipeline._missing_module(("json:no_such_function",)) == "json:no_such_function"

@@ -162,7 +162,7 @@ class _StandInFit:
         self.idata["posterior"].to_dataset().drop_attrs().to_netcdf(path, engine="scipy")
 
 
-def _stand_in_fit(data, *, outcome, analysis, seed, chains, draws, tune):
+def _stand_in_fit(data, *, outcome, analysis, seed, chains, draws, tune, prior_set="default"):
     import arviz_base as azb
 
     if outcome == "asi":
@@ -228,3 +228,36 @@ def test_diagnostic_variables_pick_fixed_effects_and_sds():
     idata = azb.from_dict({"posterior": {n: rng.normal(size=(2, 20)) for n in
                                          ("beta_time", "sigma_group", "group_raw")}})
     assert sections.diagnostic_variables(idata) == ["beta_time", "sigma_group"]
+
+
+def test_prior_sensitivity_refits_under_each_prior_set_with_its_own_bf(monkeypatch):
+    from imr_bayes import spec
+
+    monkeypatch.setitem(vars(imr_bayes), "fit", _stand_in_fit)
+    ctx = _ctx(quick=True, outcomes=("imrs_client",))
+    ctx.store["data"] = _toy_long()
+    ctx.store["fits"] = {("itt", "imrs_client"): _stand_in_fit(
+        None, outcome="imrs_client", analysis="itt", seed=1, chains=4, draws=2000, tune=0)}
+    res = sections.prior_sensitivity(ctx)
+    table = res.tables["prior_sets"].set_index("prior_set")
+    assert set(table.index) == set(spec.prior_set_names()) - {"summary_level"}
+    # Stand-in posterior of condition x time ~ N(0, 1): posterior density at 0 is 0.3989.
+    # Default prior N(0, 0.5): density 0.7979 -> BF10 = 2.0; sceptical N(0, 0.1216): 8.2.
+    assert table.loc["default", "bf10"] == pytest.approx(2.0, rel=0.15)
+    assert table.loc["sceptical", "bf10"] == pytest.approx(3.2807 / 0.39894, rel=0.15)
+    assert table.loc["default", "p_benefit"] == pytest.approx(0.5, abs=0.05)
+    assert res.figures[0].png.startswith(PNG_MAGIC)
+
+
+def test_published_checks_plot_draws_flagged_rows():
+    checks = pd.DataFrame({
+        "statistic": ["mean", "mean", "diff"], "outcome": ["imrs_client", "bsi", "bsi"],
+        "arm": ["imr", "cau", np.nan], "time": [0, 1, 2], "published": [3.0, 1.0, -0.3],
+        "ppc_mean": [3.05, 1.0, 0.0], "ppc_low": [2.9, 0.8, -0.2], "ppc_high": [3.2, 1.2, 0.2],
+        "percentile": [30.0, 50.0, 0.5], "flagged": [False, False, True],
+    })
+    fig = figures.plot_published_checks(checks)
+    xs = fig.axes[0].collections[-1].get_offsets()[:, 0]
+    # (published - mean) / half-width: -0.05/0.15, 0, -0.3/0.2
+    assert xs.tolist() == pytest.approx([-1 / 3, 0.0, -1.5])
+    assert figures.to_png(fig).startswith(PNG_MAGIC)

@@ -344,3 +344,171 @@ def summary_level(ctx: RunContext) -> SectionResult:
               "odds ratio; all estimates are in the CSV."],
         summary=summary,
     )
+
+
+def frequentist(ctx: RunContext) -> SectionResult:
+    """Replicate the published LMMs (ITT and completers) and set them beside the paper."""
+    from imr_bayes import frequentist as freq
+
+    results, tables = {}, {}
+    for sample in ("itt", "completers"):
+        res = freq.replicate(ctx.data, sample=sample)
+        results[sample] = res
+        fe = res.fixed_effects
+        tables[f"fixed_effects_{sample}"] = fe[fe["outcome"].isin(ctx.settings.outcomes)]
+        tables[f"versus_published_{sample}"] = freq.versus_published(res)
+    ctx.store["frequentist"] = results
+    itt = tables["fixed_effects_itt"]
+    bad = itt[itt["status"].astype(str) != "ok"] if "status" in itt.columns else itt.iloc[:0]
+    status = "warning" if len(bad) else "ok"
+    message = (f"{bad['outcome'].nunique()} outcome(s) with a fit status other than ok"
+               if len(bad) else "")
+    return _result(status=status, message=message, tables=tables,
+                   text=["Linear mixed models as in the paper (random participant intercept, "
+                         "REML), model-based SEs as SPSS prints them."])
+
+
+def ppc(ctx: RunContext) -> SectionResult:
+    """Check every published Table 3/7 statistic against its posterior predictive distribution."""
+    from imr_bayes import ppc as ppc_mod
+    from imr_bayes.report.figures import plot_published_checks
+
+    fits = ctx.store.get("fits", {})
+    if not fits:
+        return _result(status="unavailable", message="no Bayesian fit produced results")
+    frames = []
+    for (analysis, _outcome), fit in fits.items():
+        checks = ppc_mod.published_checks(fit)
+        checks.insert(0, "analysis", analysis)
+        frames.append(checks)
+    table = pd.concat(frames, ignore_index=True)
+    figures = []
+    for analysis, sub in table.groupby("analysis", sort=False):
+        figures.append(_png_figure(
+            f"published_checks_{analysis}",
+            f"Published statistics ({analysis}) against their posterior predictive 95 % "
+            "intervals, recomputed on replicated data with the observed missingness; red: "
+            "outside 2.5-97.5 %.",
+            plot_published_checks(sub),
+        ))
+    n_flag = int(table["flagged"].sum())
+    return _result(
+        status="warning" if n_flag else "ok",
+        message=f"{n_flag} of {len(table)} published statistics outside their posterior "
+                "predictive 95 % interval" if n_flag else "",
+        tables={"published_checks": table}, figures=figures,
+        summary={"n_checks": len(table), "n_flagged": n_flag},
+    )
+
+
+#: Columns of the per-outcome comparison table shown in the page (all columns go to CSV).
+COMPARISON_SHOWN: tuple[str, ...] = (
+    "outcome", "published_b", "published_ci_low", "published_ci_high", "published_p",
+    "frequentist_b", "post_mean", "eti95_low", "eti95_high", "p_direction", "p_benefit",
+    "p_rope", "bf10", "agreement",
+)
+
+
+def comparison(ctx: RunContext) -> SectionResult:
+    """Set posterior, reproduced frequentist and published condition x time side by side."""
+    import imr_bayes
+    from imr_bayes import published
+
+    fits = ctx.store.get("fits", {})
+    if not fits:
+        return _result(status="unavailable", message="no Bayesian fit produced results")
+    table = imr_bayes.compare(list(fits.values()), ctx.store.get("frequentist"),
+                              published)
+    tables = {"comparison": table}
+    for analysis, sub in table.groupby("analysis", sort=False):
+        cxt = sub[sub["estimand"] == "condition_x_time"]
+        shown = [c for c in COMPARISON_SHOWN if c in cxt.columns]
+        tables[f"outcomes_{analysis}"] = cxt[shown].reset_index(drop=True)
+    counts = table[table["estimand"] == "condition_x_time"].groupby(
+        ["analysis", "agreement"]).size()
+    return _result(
+        tables=tables,
+        text=["One row per outcome and analysis for the condition x time effect; the CSV "
+              "holds every estimand. Agreement classes and the ROPE are defined in docs/."],
+        summary={"agreement": {f"{a}/{g}": int(n) for (a, g), n in counts.items()}},
+    )
+
+
+#: The summary-level prior grid lives beside the prior sets but is not one.
+_NOT_PRIOR_SETS: frozenset[str] = frozenset({"summary_level"})
+
+
+def _describe_prior(prior: dict) -> str:
+    args = ", ".join(f"{k}={v:g}" for k, v in prior["kwargs"].items())
+    return f"{prior['dist']}({args})"
+
+
+def prior_sensitivity(ctx: RunContext) -> SectionResult:
+    """Refit the primary outcome under every prior set; compare condition x time and BF10.
+
+    Uses the first selected analysis with a linear condition x time term. The default-prior
+    fit is reused from the fits section.
+    """
+    import numpy as np
+
+    import imr_bayes
+    from imr_bayes import indices, spec
+    from imr_bayes.pipeline import ProgressEvent
+    from imr_bayes.report.figures import plot_forest
+
+    fits = ctx.store.get("fits", {})
+    outcome = outcome_registry.PRIMARY
+    candidates = [(a, f) for (a, o), f in fits.items()
+                  if o == outcome and "beta_condition_x_time" in f.idata["posterior"].data_vars]
+    if not candidates:
+        return _result(status="unavailable",
+                       message=f"needs a fit of {outcome} with a linear condition x time term")
+    analysis, base_fit = candidates[0]
+    direction = outcome_registry.get(outcome).direction
+    names = [n for n in spec.prior_set_names() if n not in _NOT_PRIOR_SETS]
+    default = spec.load_analysis(analysis).prior_set
+    ctx.progress(ProgressEvent("plan", "models", total=len(names)))
+    rows = []
+    for name in names:
+        ctx.progress(ProgressEvent("start", "models", label=f"{analysis}/{outcome}/{name}"))
+        fit = base_fit if name == default else imr_bayes.fit(
+            ctx.data, outcome=outcome, analysis=analysis, prior_set=name,
+            seed=ctx.settings.seed, **ctx.settings.sampling)
+        prior = spec.load_prior_set(name).priors["condition_x_time"].resolved(direction)
+        draws = np.asarray(fit.idata["posterior"]["beta_condition_x_time"]).ravel()
+        low, high = indices.eti(draws)
+        rows.append({
+            "prior_set": name,
+            "prior_condition_x_time": _describe_prior(prior),
+            "post_mean": float(draws.mean()), "eti95_low": float(low), "eti95_high": float(high),
+            "p_benefit": float(indices.p_benefit(draws, direction)),
+            "bf10": float(indices.savage_dickey_bf10(draws, prior)),
+            "diagnostics": "passed" if fit.diagnostics.passed else "FAILED",
+        })
+        ctx.progress(ProgressEvent("advance", "models"))
+    ctx.progress(ProgressEvent("finish", "models"))
+    table = pd.DataFrame(rows)
+    sign = direction
+    plot = pd.DataFrame({
+        "outcome": outcome, "label": table["prior_set"], "source": "posterior",
+        "estimate": sign * table["post_mean"],
+        "low": np.minimum(sign * table["eti95_low"], sign * table["eti95_high"]),
+        "high": np.maximum(sign * table["eti95_low"], sign * table["eti95_high"]),
+    })
+    fig = plot_forest(plot, title=f"{outcome_registry.get(outcome).abbreviation}, {analysis}: "
+                                  "condition x time by prior set")
+    fig.axes[0].set_xlabel("condition x time per time step, in baseline SDs "
+                           "(positive favours IMR)")
+    failed = table[table["diagnostics"] != "passed"]
+    return _result(
+        status="warning" if len(failed) else "ok",
+        message=(f"{len(failed)} prior-set fit(s) failed diagnostics" if len(failed) else ""),
+        tables={"prior_sets": table},
+        figures=[_png_figure("prior_sets", "Posterior mean and 95 % ETI of the standardized "
+                             "condition x time effect of the primary outcome under each prior "
+                             "set (models/priors).", fig)],
+        text=[f"Primary outcome ({outcome}), analysis {analysis}: the same model refitted under "
+              f"each prior set. BF10 is the Savage-Dickey Bayes factor of condition x time "
+              "against 0 (prior density / posterior density at 0)."],
+        summary={"prior_sets": table.to_dict(orient="records")},
+    )
