@@ -804,6 +804,15 @@ def _text_counts(values: Mapping[str, Num], where: Callable[[str], str],
                             "missing share = 1 - sum of Table 3 N / cells", val.text,
                             f"{pct:.2f}%", _severity(abs(pct - val.value) - val.half,
                                                      val.half)))
+    if "completers" in means and "completers_n" in values:
+        limit = values["completers_n"]
+        for row in means["completers"].to_dict("records"):
+            n = parse_number(row.get("n"))
+            if row["arm"] == "imr" and n is not None and n.value > limit.value:
+                fallback = f"Table 7, {row['outcome']}, IMR, time {row['time']}"
+                out.append(_row("Table 7", str(row["outcome"]), _where(row, fallback, "N"),
+                                "completer N not above the number of completers", n.text,
+                                f"<= {limit.text} completers (text)", "error"))
     out += _group_range_rule(values, where)
     return out
 

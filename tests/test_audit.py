@@ -201,6 +201,9 @@ def test_planted_errors_in_table1_fidelity_and_text_are_found():
     _set(text, text["key"] == "fidelity_high_n", "value", "37")
     # completers SD 12.64 -> 40: the non-completers' variance would be negative
     _set(text, text["key"] == "completers_sessions_sd", "value", "40")
+    # Table 7, ISMI, IMR, baseline: N 57 -> 59, more than the 57 completers of the text
+    t7 = t["means"]["completers"]
+    _set(t7, (t7["outcome"] == "ismi") & (t7["arm"] == "imr") & (t7["time"] == "0"), "n", "59")
     new = _new(t)
     assert _has(new, table="Table 1", where="Sex, Male", check="percentage", severity="error")
     assert _has(new, table="Table 1", where="education, imr", check="category counts")
@@ -211,6 +214,8 @@ def test_planted_errors_in_table1_fidelity_and_text_are_found():
                 check="derived number = its relation")
     assert _has(new, table="Text", where="completers_sessions_sd",
                 check="subgroup SD leaves a feasible rest", severity="error")
+    assert _has(new, table="Table 7", where="ISMI, Experimental, Baseline",
+                check="completer N not above", severity="error")
 
 
 def test_float_frames_are_audited_with_inferred_precision():
