@@ -23,6 +23,8 @@ SUBCOMMANDS: tuple[str, ...] = (
     "published",
     "study",
     "summary-reanalysis",
+    "simulate",
+    "calibrate",
 )
 
 
