@@ -71,8 +71,8 @@ def test_columns_and_severities(findings):
         ("Table 6", "IMRS clinician version, Condition:", "p < 0.05 iff CI excludes 0"),
         # Table 6, MHRM, Condition x time: 2.87 (-0.32, 5.42), p = 0.03*: centre 2.55;
         # with +0.32 the centre would be 2.87 exactly (a lost sign).
-        ("Table 6", "Pers. Recovery (MHRM), Condition × time", "estimate at centre"),
-        ("Table 6", "Pers. Recovery (MHRM), Condition × time", "p < 0.05 iff CI excludes 0"),
+        ("Table 6", "Pers. recovery (MHRM), Condition × time", "estimate at centre"),
+        ("Table 6", "Pers. recovery (MHRM), Condition × time", "p < 0.05 iff CI excludes 0"),
         # Table 7, MHRM, Control, 12 months: 67.71 (62.94, 74.49): centre 68.715.
         ("Table 7", "MHRM, Control, Post treatment", "estimate at centre"),
         # Table 7, SFS, Experimental, 18 months: 107.31 (106.13, 109.49): centre 107.81.
@@ -225,7 +225,7 @@ def test_float_frames_are_audited_with_inferred_precision():
         fixed={"completers": published.fixed_effects("completers")},
         means={"completers": published.marginal_means("completers")},
     )
-    assert _has(found, table="Table 6", where="Pers. Recovery (MHRM), Condition × time",
+    assert _has(found, table="Table 6", where="Pers. recovery (MHRM), Condition × time",
                 check="p < 0.05 iff CI excludes 0", severity="error")
     assert _has(found, table="Table 7", where="MHRM, Control, Post treatment",
                 check="estimate at centre", severity="error")
