@@ -113,6 +113,12 @@ def _fmt(x: float, digits: int = 4) -> str:
     return f"{x:.{digits}g}" if abs(x) < 1e4 else f"{x:.1f}"
 
 
+def _fmt_like(x: float, like: Num, extra: int = 1) -> str:
+    """Format ``x`` with the printed decimals of ``like`` plus ``extra``."""
+    decimals = max(round(-math.log10(2 * like.half)), 0) + extra
+    return f"{x:.{decimals}f}"
+
+
 def _severity(excess: float, allowance: float) -> str:
     """``error`` when a discrepancy exceeds its allowance by more than the allowance."""
     return "error" if excess > allowance + _EPS else "warning"
@@ -140,7 +146,7 @@ def _interval_rules(table: str, outcome: str | None, where: str, est: Num, lo: N
     dev = abs(est.value - mid)
     if dev > allowance + _EPS:
         return [_row(table, outcome, where, "estimate at centre of symmetric CI", printed,
-                     f"{_fmt(mid)} ± {_fmt(allowance, 2)} (rounding)",
+                     f"{_fmt_like(mid, est)} ± {_fmt(allowance, 2)} (rounding)",
                      _severity(dev - allowance, allowance))]
     return []
 
@@ -190,7 +196,7 @@ def _p_rules(table: str, outcome: str | None, where: str, est: Num, lo: Num, hi:
     if lo.value <= hi.value:
         p_min, p_max = _z_p_range(est, lo, hi)
         out += _p_gap_rule(table, outcome, where, printed, p, p_min, p_max,
-                           "estimate and CI (z = b / SE, SE = CI width / 3.92)")
+                           "estimate and CI (z approximation)")
     return out
 
 
@@ -299,7 +305,7 @@ def _pair_rules(table: str, outcome: str, imr: dict[str, Any], cau: dict[str, An
         out.append(_row(table, outcome, _where(imr, fallback, "mean difference"),
                         "difference = IMR mean - CAU mean",
                         f"{diff.text} (IMR {m_i.text}, CAU {m_c.text})",
-                        f"{_fmt(expected)} ± {_fmt(allowance, 2)}",
+                        f"{_fmt_like(expected, diff)} ± {_fmt(allowance, 2)}",
                         _severity(dev - allowance, allowance)))
     arm_cis = None not in (lo_i, hi_i, lo_c, hi_c)
     if arm_cis and dlo is not None and dhi is not None:
