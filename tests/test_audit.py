@@ -340,3 +340,15 @@ def test_summary_counts(findings):
     counts = audit.summary(findings)
     assert counts["total"].sum() == len(findings)
     assert int(counts["error"].sum()) == int((findings["severity"] == "error").sum())
+
+
+def test_docs_list_the_current_findings(findings):
+    # docs/audit.md lists the findings; it must be regenerated when the tables change
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "audit.md").read_text("utf-8")
+    n_err = int((findings["severity"] == "error").sum())
+    assert f"flags {len(findings)} cells: {n_err} errors and {len(findings) - n_err} warnings" \
+        in doc
+    for row in findings.itertuples():
+        assert f"| {row.location} | {row.check} | {row.printed} |" in doc
