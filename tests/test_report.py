@@ -261,3 +261,35 @@ def test_published_checks_plot_draws_flagged_rows():
     # (published - mean) / half-width: -0.05/0.15, 0, -0.3/0.2
     assert xs.tolist() == pytest.approx([-1 / 3, 0.0, -1.5])
     assert figures.to_png(fig).startswith(PNG_MAGIC)
+
+
+# --- on the default twin: data summary against Table 3's n, frequentist plumbing ---------
+
+@pytest.fixture(scope="module")
+def twin_ctx():
+    pytest.importorskip("imr_bayes.data")
+    ctx = _ctx()
+    ctx.data  # noqa: B018 - load the default twin once
+    return ctx
+
+
+def test_twin_data_summary_matches_table3_n_per_arm_and_time(twin_ctx):
+    from imr_bayes import published
+
+    counts = sections.data_summary(twin_ctx).tables["counts_long"]
+    table3 = published.marginal_means("itt")[["outcome", "arm", "time", "n"]]
+    merged = counts.merge(table3, on=["outcome", "arm", "time"], validate="one_to_one")
+    assert len(merged) == 12 * 2 * 3
+    assert (merged["n_observed"] == merged["n"]).all()
+
+
+def test_frequentist_section_sets_every_analysis_beside_the_paper(twin_ctx):
+    res = sections.frequentist(twin_ctx)
+    assert res.status in ("ok", "warning")
+    versus = res.tables["versus_published"]
+    assert {"Table 2", "Table 3", "Table 6", "Table 7"} <= set(versus["table"])
+    assert {"fidelity_imrs_client", "fidelity_sers_sf", "hospitalization_odds_ratio"} <= set(
+        res.tables)
+    for name, table in res.tables.items():
+        assert "participant_id" not in table.columns, name
+    assert set(twin_ctx.store["frequentist"]) >= {"itt", "completers", "hospitalization"}
