@@ -331,7 +331,7 @@ class _Engine:
             return float(dof * np.log(2 * np.pi * rhr / dof) + logdet_h + logdet_x + dof)
         return float(self.n * np.log(2 * np.pi * rhr / self.n) + logdet_h + self.n)
 
-    def optimize(self) -> tuple[np.ndarray, float, bool, str]:
+    def optimize(self, max_iter: int = 500) -> tuple[np.ndarray, float, bool, str]:
         """Maximise the profiled (RE)ML likelihood over Lambda (its diagonal >= 0).
 
         One random effect: bounded Brent search; several: L-BFGS-B (then the
@@ -344,11 +344,11 @@ class _Engine:
 
             res = minimize_scalar(lambda v: self.profiled_deviance(np.array([v])),
                                   bounds=(0.0, 1e3), method="bounded",
-                                  options={"xatol": 1e-10, "maxiter": 500})
+                                  options={"xatol": 1e-10, "maxiter": max_iter})
             x = np.array([float(res.x)])
             success, message = bool(res.success), str(res.message)
         else:
-            x, success, message = self._optimize_lbfgsb()
+            x, success, message = self._optimize_lbfgsb(max_iter)
         lam = np.zeros((self.q, self.q))
         lam[self.tril] = x
         rel = lam @ lam.T
@@ -358,14 +358,14 @@ class _Engine:
         s2 = float(rhr / (self.n - self.p if self.reml else self.n))
         return s2 * rel, s2, success and np.isfinite(s2), message
 
-    def _optimize_lbfgsb(self) -> tuple[np.ndarray, bool, str]:
+    def _optimize_lbfgsb(self, max_iter: int) -> tuple[np.ndarray, bool, str]:
         from scipy.optimize import minimize
 
         diag = {i * (i + 1) // 2 + i for i in range(self.q)}
         x0 = np.array([1.0 if k in diag else 0.0 for k in range(self.tril[0].size)])
         bounds = [(0.0, None) if k in diag else (None, None) for k in range(x0.size)]
         res = minimize(self.profiled_deviance, x0, method="L-BFGS-B", bounds=bounds,
-                       options={"ftol": 1e-13, "gtol": 1e-9, "maxiter": 500})
+                       options={"ftol": 1e-13, "gtol": 1e-9, "maxiter": max_iter})
         return res.x, bool(res.success) and bool(np.isfinite(res.fun)), str(res.message)
 
     def gls_beta(self, theta: np.ndarray) -> np.ndarray:
@@ -482,6 +482,7 @@ def fit_mixed(
     df_method: str = "satterthwaite",
     level: float = CI_LEVEL,
     backend: str = "native",
+    max_iter: int = 500,
 ) -> MixedFit:
     """Fit ``y = X beta + Z_i b_i + e`` and report SPSS/lme4-style inference.
 
@@ -508,6 +509,9 @@ def fit_mixed(
         (lme4's parameterisation; ~100x faster on the trial's data), ``statsmodels`` runs
         ``MixedLM.fit``. Both are refined by the same Nelder-Mead polish and give the
         same inference; ``se_statsmodels`` is only filled by the statsmodels backend.
+    max_iter : int
+        Iteration limit of the native optimiser; a fit that hits it gets status
+        ``not_converged``.
 
     Returns
     -------
@@ -561,7 +565,7 @@ def fit_mixed(
         problems += msgs
     else:
         with np.errstate(all="ignore"):
-            psi, s2, converged, msg = engine.optimize()
+            psi, s2, converged, msg = engine.optimize(max_iter)
         if not converged:
             problems.append(f"optimiser did not converge: {msg}")
     if not (np.isfinite(s2) and s2 > 0 and np.all(np.isfinite(psi))):

@@ -24,7 +24,7 @@ def _finish(rows: list[dict]) -> pd.DataFrame:
     inside = (out["reproduced"] >= out["published_ci_low"]) & (
         out["reproduced"] <= out["published_ci_high"])
     out["inside_published_ci"] = inside.astype("boolean").where(has_ci, pd.NA)
-    out["note"] = out["note"].fillna("")
+    out["note"] = [n if isinstance(n, str) else "" for n in out["note"]]
     out.loc[~has_ci & (out["note"] == ""), "note"] = "no published CI"
     return out
 
