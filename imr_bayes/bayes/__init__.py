@@ -1,0 +1,6 @@
+"""Bayesian counterparts of the trial's analyses: PyMC models, nutpie sampling, fast path.
+
+Public entry points are :func:`imr_bayes.fit`, :func:`imr_bayes.fit_formula` and
+:class:`imr_bayes.BayesianFit` (module :mod:`imr_bayes.bayes.api`); analyses are registered
+in :mod:`imr_bayes.bayes.analyses`.
+"""

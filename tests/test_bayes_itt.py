@@ -1,0 +1,122 @@
+"""ITT fits: panel structure (no sampling), one shared tiny fit, seeding, save/load, errors.
+
+The tiny fits here check structure and bookkeeping, not convergence (few draws); the
+done-when checks on the default twin are in ``test_bayes_twin.py`` (slow tier).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from fixtures_bayes import simulate_itt
+
+import imr_bayes
+from imr_bayes import SpecError
+from imr_bayes.bayes import itt
+from imr_bayes.bayes.io import load_tree
+from imr_bayes.errors import DataValidationError
+from imr_bayes.spec import load_analysis
+
+TINY = {"draws": 200, "tune": 200, "chains": 2}
+
+
+@pytest.fixture(scope="session")
+def sim():
+    return simulate_itt(seed=11, cxt_d=0.3)
+
+
+@pytest.fixture(scope="session")
+def tiny_fit(sim):
+    return imr_bayes.fit(sim, outcome="imrs_client", seed=7, posterior_predictive=True, **TINY)
+
+
+def test_panel_drops_missing_rows_and_nests_groups_in_treated_followups(sim):
+    panel = itt.make_panel(sim, "imrs_client", load_analysis("itt"))
+    assert panel.n_rows == int(sim["imrs_client"].notna().sum())
+    controls = panel.treated == 0
+    assert panel.group_on[controls].sum() == 0              # controls never get a group
+    assert panel.group_on[:, 0].sum() == 0                  # nobody at baseline
+    assert panel.group_on[~controls, 1:].all()               # every treated follow-up
+    assert len(panel.groups) == 15
+    # Standardization: pooled Table 1 baseline SD of the IMRS client (0.5 in both arms).
+    assert panel.scale == pytest.approx(0.5)
+
+
+def test_panel_errors_name_the_problem(sim):
+    spec = load_analysis("itt")
+    with pytest.raises(DataValidationError, match="missing column 'imrs_client'"):
+        itt.make_panel(sim.drop(columns="imrs_client"), "imrs_client", spec)
+    bad = sim.assign(arm=sim["arm"].replace({"cau": "control"}))
+    with pytest.raises(DataValidationError, match="control"):
+        itt.make_panel(bad, "imrs_client", spec)
+
+
+def test_fit_returns_complete_datatree(tiny_fit, sim):
+    tree = tiny_fit.idata
+    for group in ("posterior", "sample_stats", "log_likelihood", "observed_data",
+                  "constant_data", "posterior_predictive"):
+        assert group in tree.children, group
+    attrs = tree.attrs
+    for key in ("spec_hash", "data_hash", "seed", "versions", "analysis", "outcome"):
+        assert key in attrs
+    assert attrs["seed"] == 7 and "pymc" in json.loads(attrs["versions"])
+    post = tree["posterior"]
+    assert post.sizes["chain"] == 2 and post.sizes["draw"] == 200
+    assert list(post["beta"].coords["term"].values) == [
+        "intercept", "time", "condition", "condition_x_time"]
+    # One log-likelihood block per participant with data.
+    assert tree["log_likelihood"]["y"].shape == (2, 200, 187)
+    # Posterior predictive covers the full grid, observed cells and missing ones.
+    yrep = tree["posterior_predictive"]["y"]
+    assert yrep.shape == (2, 200, 187, 3) and np.isfinite(yrep.values).all()
+
+
+def test_effects_have_raw_and_standardized_effect(tiny_fit):
+    eff = tiny_fit.effects.set_index("estimand")
+    raw, d = eff.loc["condition_x_time"], eff.loc["condition_x_time_d"]
+    assert d["mean"] == pytest.approx(raw["mean"] / 0.5)
+    assert raw["eti95_low"] < raw["mean"] < raw["eti95_high"]
+    assert 0.5 <= raw["p_direction"] <= 1 and raw["p_benefit"] == raw["p_direction"]
+    assert raw["n_rows"] == tiny_fit.idata.attrs["n_rows"]
+
+
+def test_planted_effect_inside_interval(tiny_fit):
+    # simulate_itt planted condition x time = 0.3 SD per step; 95 % ETI must cover it.
+    d = tiny_fit.effects.set_index("estimand").loc["condition_x_time_d"]
+    assert d["eti95_low"] < 0.3 < d["eti95_high"]
+
+
+def test_diagnostics_are_reported(tiny_fit):
+    diag = tiny_fit.diagnostics
+    assert {"r_hat", "ess_bulk", "ess_tail", "mcse_mean"} <= set(diag.table.columns)
+    assert "beta[condition_x_time]" in set(diag.table["parameter"])
+    assert diag.passed == (not diag.problems)
+    assert len(diag.bfmi) == 2
+
+
+def test_same_seed_identical_draws_other_seed_not(sim, tiny_fit):
+    again = imr_bayes.fit(sim, outcome="imrs_client", seed=7, **TINY)
+    np.testing.assert_array_equal(again.idata["posterior"]["beta"].values,
+                                  tiny_fit.idata["posterior"]["beta"].values)
+
+
+def test_save_and_load_roundtrip(tiny_fit, tmp_path):
+    path = tiny_fit.save(tmp_path / "fit.nc")
+    back = load_tree(path)
+    assert back.attrs["spec_hash"] == tiny_fit.idata.attrs["spec_hash"]
+    np.testing.assert_array_equal(back["posterior"]["beta"].values,
+                                  tiny_fit.idata["posterior"]["beta"].values)
+    assert not list(tmp_path.glob(".*part"))
+
+
+def test_bad_arguments_raise_spec_errors(sim):
+    with pytest.raises(SpecError, match=r"unknown analysis 'it'.*Did you mean 'itt'"):
+        imr_bayes.fit(sim, analysis="it")
+    with pytest.raises(SpecError, match=r"unknown option.*'engin'.*Did you mean 'engine'"):
+        imr_bayes.fit(sim, engin="full")
+    with pytest.raises(SpecError, match=r"engine.*'fast'.*marginal"):
+        imr_bayes.fit(sim, engine="fast")
+    with pytest.raises(imr_bayes.ImrBayesError, match=r"unknown outcome 'imrs'"):
+        imr_bayes.fit(sim, outcome="imrs")
