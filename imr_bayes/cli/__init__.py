@@ -25,6 +25,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "summary-reanalysis",
     "simulate",
     "calibrate",
+    "frequentist",
 )
 
 

@@ -104,6 +104,7 @@ def fit_lmm(
     reml: bool = True,
     sample: str = "itt",
     df_method: str = "satterthwaite",
+    inference: bool = True,
 ) -> MixedFit:
     """Fit the paper's linear mixed model for one outcome.
 
@@ -124,6 +125,8 @@ def fit_lmm(
         Analysis sample.
     df_method : {"satterthwaite", "residual", "normal"}
         Degrees of freedom for t tests and CIs (default: Satterthwaite, as SPSS MIXED).
+    inference : bool
+        ``False`` skips the Satterthwaite derivatives (likelihood-only fits).
 
     Returns
     -------
@@ -133,8 +136,9 @@ def fit_lmm(
     """
     check_choice("outcome", outcome, CODES)
     require_columns(data, [*_NEEDED, outcome])
-    rows = select_sample(data, sample)
+    cols = [c for c in (*_NEEDED, "completer", outcome) if c in data.columns]
+    rows = select_sample(data[cols], sample)  # narrow first: row filters copy every column
     rows = rows[rows[outcome].notna().to_numpy()]
     X = design(rows, time=time, terms=terms)
     return fit_mixed(rows[outcome].to_numpy(float), X, rows["participant_id"].astype(str),
-                     reml=reml, df_method=df_method)
+                     reml=reml, df_method=df_method, inference=inference)

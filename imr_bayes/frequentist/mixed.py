@@ -231,18 +231,19 @@ class _Engine:
 
     def _pieces(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
         """``X'V^-1X``, ``X'V^-1y``, ``y'V^-1y`` and ``log|V|`` at ``theta``."""
-        psi, s2 = self.unpack(theta)
         if self.q == 1:  # random intercept: scalar per group, no batched linear algebra
-            a = s2 + psi[0, 0] * self._ztz1
+            tau2, s2 = float(theta[0]), float(theta[1])
+            a = s2 + tau2 * self._ztz1
             if s2 <= 0 or np.any(a <= 0):
                 return self._xtx_sum / s2, self._xty_sum / s2, np.nan, np.nan
-            m = psi[0, 0] / a
+            m = tau2 / a
             xzm = self._xz1 * m[:, None]
             xvx = (self._xtx_sum - xzm.T @ self._xz1) / s2
             xvy = (self._xty_sum - xzm.T @ self._zy1) / s2
             yvy = (self._yty_sum - np.sum(m * self._zy1**2)) / s2
             logdet_v = float(np.sum(self.n_i - 1) * np.log(s2) + np.sum(np.log(a)))
             return xvx, xvy, float(yvy), logdet_v
+        psi, s2 = self.unpack(theta)
         eye = np.eye(self.q)
         A = s2 * eye + psi @ self.ZtZ            # (G, q, q) = s2 I + Psi Z'Z
         K = np.linalg.inv(A)
@@ -373,12 +374,14 @@ class _Engine:
         xvx, xvy = self._pieces(theta)[:2]
         return np.linalg.solve(xvx, xvy)
 
-    def set_estimates(self, psi: np.ndarray, s2: float) -> list[str]:
+    def set_estimates(self, psi: np.ndarray, s2: float, satterthwaite: bool = True) -> list[str]:
         """Store theta-hat, the model-based covariance and what Satterthwaite needs."""
         problems: list[str] = []
         theta = self.pack(psi, s2)
         self.theta = theta
         self.cov = self.cov_beta(theta)
+        if not satterthwaite:
+            return problems
         k = theta.size
         h = 1e-4 * np.maximum(np.abs(theta), 1e-3 * s2)
         # d cov / d theta_k by central differences
@@ -483,6 +486,7 @@ def fit_mixed(
     level: float = CI_LEVEL,
     backend: str = "native",
     max_iter: int = 500,
+    inference: bool = True,
 ) -> MixedFit:
     """Fit ``y = X beta + Z_i b_i + e`` and report SPSS/lme4-style inference.
 
@@ -512,6 +516,10 @@ def fit_mixed(
     max_iter : int
         Iteration limit of the native optimiser; a fit that hits it gets status
         ``not_converged``.
+    inference : bool
+        Compute Satterthwaite df (default). ``False`` skips the numerical derivatives
+        (for AIC comparisons that only need the likelihood); ``df`` is then ``n - p``
+        and ``df_method`` says ``"residual"``.
 
     Returns
     -------
@@ -584,7 +592,9 @@ def fit_mixed(
         problems.append("singular fit: a random-effect variance is estimated at ~0 "
                         "(boundary of the parameter space)")
     with np.errstate(all="ignore"):
-        problems += engine.set_estimates(psi, s2)
+        problems += engine.set_estimates(psi, s2, satterthwaite=inference)
+    if not inference and df_method == "satterthwaite":
+        df_method = "residual"
     status = "ok" if converged else "not_converged"
     if converged and singular:
         status = "singular"

@@ -93,7 +93,8 @@ def stepwise(
     check_choice("aic_method", aic_method, AIC_METHODS)
     check_choice("rule", rule, RULES)
     reml = aic_method == "REML"
-    fits = [fit_lmm(data, outcome, terms=candidates[:k], reml=reml, sample=sample)
+    fits = [fit_lmm(data, outcome, terms=candidates[:k], reml=reml, sample=sample,
+                    inference=False)
             for k in range(len(candidates) + 1)]
     aic = [f.aic if f.ok else float("inf") for f in fits]
     if rule == "best":
