@@ -26,6 +26,8 @@ def register(subparsers: Any) -> None:
                         help="number of random twins (default 50)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
                         help=f"master seed (default {DEFAULT_SEED})")
+    parser.add_argument("--outcome", action="append", dest="outcomes", metavar="CODE",
+                        help="outcome code to include (repeatable; default: all 12)")
     parser.add_argument("--out", "-o", type=Path, default=Path("reports") / "calibration",
                         help="output folder, replaced atomically (default reports/calibration)")
     parser.set_defaults(func=run)
@@ -35,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the calibration, write its tables, print the SE summary."""
     from imr_bayes.calibration import calibrate
 
-    report = calibrate(args.replicates, args.seed)
+    report = calibrate(args.replicates, args.seed, outcomes=args.outcomes)
     folder = report.save(args.out)
     coef = report.coefficients.dropna(subset=["b_published"])
     for row in coef.itertuples():

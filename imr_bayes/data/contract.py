@@ -104,6 +104,8 @@ def _shown(values: pd.Series) -> str:
 
 def _blank(series: pd.Series) -> pd.Series:
     """Flag raw values that count as missing (NA or an empty / whitespace string)."""
+    if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+        return series.isna()
     text = series.astype("str")
     return series.isna() | text.str.strip().eq("")
 

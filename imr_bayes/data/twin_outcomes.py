@@ -215,14 +215,15 @@ def latent_sd(code: str, arm: str) -> float:
         return _moments(grid, latent_mean(code, mean, sigma), sigma)[1]
 
     sigmas = sd * np.linspace(1.0, 6.0, 51)
-    sds = np.array([observed_sd(float(x)) for x in sigmas])
-    if sds.max() < sd:
-        return float(sigmas[int(np.argmax(sds))])
-    first = int(np.argmax(sds >= sd))
-    if first == 0:
-        return sd
-    return float(optimize.brentq(lambda x: observed_sd(x) - sd, sigmas[first - 1],
-                                 sigmas[first], xtol=1e-6))
+    sds = []
+    for k, sigma in enumerate(sigmas):
+        sds.append(observed_sd(float(sigma)))
+        if sds[-1] >= sd:
+            if k == 0:
+                return sd
+            return float(optimize.brentq(lambda x: observed_sd(x) - sd, sigmas[k - 1],
+                                         sigma, xtol=1e-6))
+    return float(sigmas[int(np.argmax(sds))])
 
 
 def _subgroup(people: pd.DataFrame) -> np.ndarray:
@@ -315,6 +316,26 @@ def imr_shift(code: str, people: pd.DataFrame) -> np.ndarray:
     return out
 
 
+def _draw(rng: np.random.Generator, n: int, arms: np.ndarray, exact: bool,
+          against: np.ndarray | None = None) -> np.ndarray:
+    """Draw standard normal values (exact mode: moments fixed).
+
+    In exact mode the draws are standardized within arm (mean 0, SD 1) and made
+    orthogonal to ``against``, so that their sample moments equal the model's.
+    """
+    z = rng.normal(0.0, 1.0, n)
+    if not exact:
+        return z
+    for arm in ARMS:
+        idx = arms == arm
+        x = z[idx] - z[idx].mean()
+        if against is not None:
+            a = against[idx] - against[idx].mean()
+            x = x - a * (a @ x) / (a @ a)
+        z[idx] = x / x.std(ddof=1)
+    return z
+
+
 def outcome_values(code: str, people: pd.DataFrame, seen: np.ndarray,
                    rng: np.random.Generator, exact: bool, params: TwinParams) -> np.ndarray:
     """Values of one outcome (participants x 3; NaN where not observed)."""
@@ -324,7 +345,7 @@ def outcome_values(code: str, people: pd.DataFrame, seen: np.ndarray,
     imr = arms == "imr"
     sd_arm = np.where(imr, latent_sd(code, "imr"), latent_sd(code, "cau"))
     n = len(people)
-    b = rng.normal(0.0, 1.0, n) * math.sqrt(cal.rho) * sd_arm
+    b = _draw(rng, n, arms, exact) * math.sqrt(cal.rho) * sd_arm
     groups = people["imr_group"].fillna("").to_numpy(str)
     labels, gidx = np.unique(groups, return_inverse=True)
     u = rng.normal(0.0, math.sqrt(params.group_icc) * cal.total_sd, len(labels))
@@ -337,7 +358,7 @@ def outcome_values(code: str, people: pd.DataFrame, seen: np.ndarray,
             target = cell("itt", code, arm, t)[1]
             mu[arms == arm] = latent_mean(code, target, latent_sd(code, arm))
         mu += shift[:, t]
-        e = rng.normal(0.0, 1.0, n) * math.sqrt(1 - cal.rho) * sd_arm
+        e = _draw(rng, n, arms, exact, against=b) * math.sqrt(1 - cal.rho) * sd_arm
         y[:, t] = snap(mu + b + (u if t > 0 else 0.0) + e, o)
     if exact:
         _match_cells(code, y, people, seen, rng)
