@@ -14,9 +14,8 @@ sequence intercept -> + time -> + condition -> + condition x time and keeps the 
 the lowest AIC ("the best-fitting model"); ``rule="forward"`` stops at the first term that
 does not lower the AIC. They differ only when a later term more than makes up for an
 earlier one that did not help (e.g. condition with p = 0.82 for the primary outcome in
-Table 2, needed for the interaction to be tested at all). On the default twin, ``best``
-reproduces the published final-model shapes of 19 of the 24 Table 2/6 outcomes and
-``forward`` 17 (see ``docs/frequentist.md``).
+Table 2, needed for the interaction to be tested at all). ``docs/frequentist.md`` gives
+how often each rule reproduces the published final-model shapes on the twin.
 
 The AIC compares models with different fixed effects, so the steps use **ML** fits (REML
 likelihoods of different fixed parts are not comparable); the final model is refitted by
