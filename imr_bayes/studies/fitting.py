@@ -1,0 +1,245 @@
+"""Fitting inside a study replicate: one compiled ITT model per worker process, data swapped.
+
+The studies fit the package's ITT model (:func:`imr_bayes.bayes.itt.build_model`, marginal
+engine: participant intercept integrated out) through nutpie. Compiling it with numba takes
+30-100 s on the shared machine, sampling a replicate about one second, so the compiled model
+is built once per worker process (:func:`compiled_model`, a process-level cache) and every
+replicate only swaps its data in (``with_data``). Quick runs use PyTensor's C backend instead
+(compiles in about 20 s, samples about 15 times slower).
+
+The *naive* model (no IMR-group effect) is the same compiled model with ``group_on`` set to 0
+everywhere: the group parameters then drop out of the likelihood, keep their independent
+priors, and the posterior of the fixed effects is exactly that of the model without them. So
+one compilation serves every study.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from imr_bayes import outcomes
+from imr_bayes.constants import CI_LEVEL, N_IMR_GROUPS
+from imr_bayes.errors import StudyError
+from imr_bayes.outcomes import unknown_choice_message
+from imr_bayes.spec import AnalysisSpec, load_analysis, load_prior_set, priors_for
+
+#: The estimand every study targets.
+ESTIMAND = "condition_x_time"
+#: Compilers of the ITT model (see :func:`compiled_model`).
+BACKENDS: tuple[str, ...] = ("numba", "c")
+_COMPILE_LOCK = threading.Lock()
+
+
+def itt_spec() -> AnalysisSpec:
+    """Return the ITT analysis spec (``models/analyses/itt.yaml``)."""
+    return load_analysis("itt")
+
+
+@cache
+def resolved_priors(outcome: str, prior_set: str) -> dict[str, dict[str, Any]]:
+    """Return the ITT model's resolved priors (standardized scale) for ``outcome`` (cached)."""
+    from imr_bayes.bayes.itt import sd_parameters
+
+    spec = itt_spec()
+    return priors_for(load_prior_set(prior_set), tuple(spec.terms) + sd_parameters(spec),
+                      outcomes.get(outcome).direction)
+
+
+def _template(outcome: str) -> pd.DataFrame:
+    """Return a tiny long frame with the 15 IMR groups (fixes the compiled coords)."""
+    rows = []
+    for k in range(N_IMR_GROUPS + 1):
+        arm, group = ("imr", f"G{k + 1:02d}") if k < N_IMR_GROUPS else ("cau", None)
+        rows += [(f"T{k:02d}", arm, t, group, float(t)) for t in (0, 1, 2)]
+    frame = pd.DataFrame(rows, columns=["participant_id", "arm", "time", "imr_group", outcome])
+    return frame.assign(imr_group=frame["imr_group"].astype("string"))
+
+
+def compiled_model(outcome: str = outcomes.PRIMARY, prior_set: str = "default",
+                   backend: str = "numba") -> Any:
+    """Return the compiled ITT model, compiled once per process and backend.
+
+    Parameters
+    ----------
+    outcome : str
+        Outcome code (sets the prior orientation).
+    prior_set : str
+        Prior set name under ``models/priors``.
+    backend : {"numba", "c"}
+        ``numba``: nutpie's own compiler (about a minute to compile, then about 20 us per
+        gradient: the choice for long studies). ``c``: PyTensor's C backend through
+        :func:`imr_bayes.bayes.sampling.compile_model` (about 20 s to compile, about 15 times
+        slower per gradient: the choice for quick runs and tests).
+
+    Returns
+    -------
+    compiled model
+        Fits a data set through :func:`sample_posterior`; up to 15 IMR groups.
+    """
+    if backend not in BACKENDS:
+        raise StudyError(unknown_choice_message("backend", backend, BACKENDS))
+    with _COMPILE_LOCK:
+        return _compile(outcome, prior_set, backend)
+
+
+@cache
+def _compile(outcome: str, prior_set: str, backend: str) -> Any:
+    from imr_bayes.bayes.itt import build_model, make_panel
+
+    spec = itt_spec()
+    panel = make_panel(_template(outcome), outcome, spec)
+    model = build_model(panel, spec, resolved_priors(outcome, prior_set), engine="marginal")
+    if backend == "numba":
+        import nutpie
+
+        return nutpie.compile_pymc_model(model, freeze_model=False)
+    from imr_bayes.bayes.sampling import compile_model
+
+    return compile_model(model)
+
+
+@dataclass(frozen=True)
+class EffectFit:
+    """Posterior of the condition x time effect from one fit (standardized scale).
+
+    Attributes
+    ----------
+    draws : ndarray, shape (chains, draws)
+    divergences : int
+    r_hat : float
+    ess_bulk : float
+    """
+
+    draws: np.ndarray
+    divergences: int
+    r_hat: float
+    ess_bulk: float
+
+    def summary(self, scale: float = 1.0) -> dict[str, float]:
+        """Mean, SD and 95 % ETI in units of ``scale`` (the outcome's baseline SD for raw)."""
+        x = self.draws.ravel() * scale
+        tail = (1 - CI_LEVEL) / 2
+        low, high = np.quantile(x, [tail, 1 - tail])
+        return {"mean": float(x.mean()), "sd": float(x.std(ddof=1)),
+                "eti95_low": float(low), "eti95_high": float(high)}
+
+    def rank(self, truth: float, n_ranks: int) -> int:
+        """SBC rank: posterior draws below ``truth`` among ``n_ranks`` evenly thinned draws."""
+        x = self.draws.ravel()
+        keep = np.linspace(0, x.size - 1, n_ranks).round().astype(int)
+        return int((x[keep] < truth).sum())
+
+
+def sample_posterior(data: dict[str, np.ndarray], *, seed: int, draws: int, tune: int,
+                     chains: int, group_effect: bool = True, outcome: str = outcomes.PRIMARY,
+                     prior_set: str = "default", backend: str = "numba") -> Any:
+    """Fit the ITT model to panel arrays with nutpie; return the sampled DataTree.
+
+    Parameters
+    ----------
+    data : dict
+        ``Panel.model_data()`` arrays (``z`` standardized).
+    seed : int
+        nutpie seed (same seed and data, same draws).
+    draws, tune, chains : int
+        Sampler settings (chains run one after another: one core per worker).
+    group_effect : bool
+        False fits the naive model (``group_on`` zeroed, see the module docstring).
+    outcome, prior_set, backend : str
+        Which compiled model to use (see :func:`compiled_model`).
+    """
+    import nutpie
+
+    if not group_effect:
+        data = {**data, "group_on": np.zeros_like(data["group_on"])}
+    compiled = compiled_model(outcome, prior_set, backend)
+    if backend == "numba":
+        return nutpie.sample(compiled.with_data(**data), draws=draws, tune=tune,
+                             chains=chains, cores=1, seed=seed, progress_bar=False)
+    from imr_bayes.bayes.sampling import sample
+
+    return sample(compiled.with_data(data), draws=draws, tune=tune, chains=chains, cores=1,
+                  seed=seed)
+
+
+def fit_effect(data: dict[str, np.ndarray], **options: Any) -> EffectFit:
+    """Fit the ITT model (see :func:`sample_posterior`); return the condition x time posterior."""
+    from arviz_stats.base import array_stats
+
+    tree = sample_posterior(data, **options)
+    x = np.asarray(tree["posterior"][f"beta_{ESTIMAND}"].values, dtype=float)
+    divergences = int(np.asarray(tree["sample_stats"]["diverging"].values).sum())
+    multi = x.shape[0] > 1
+    return EffectFit(draws=x, divergences=divergences,
+                     r_hat=float(array_stats.rhat(x)) if multi else float("nan"),
+                     ess_bulk=float(array_stats.ess(x)))
+
+
+def design_panel(rng: np.random.Generator, outcome: str = outcomes.PRIMARY,
+                 **twin_params: Any) -> Any:
+    """Return the ITT panel of a fresh random twin: arms, IMR groups, observed cells.
+
+    The studies keep the twin's design and replace its outcome by a draw from a known
+    model (:func:`simulate_z`), so the truth of every replicate is known exactly.
+    """
+    from imr_bayes.bayes.itt import make_panel
+    from imr_bayes.data import simulate_twin
+
+    twin = simulate_twin(seed=int(rng.integers(2**31 - 1)), mode="random", **twin_params)
+    return make_panel(twin, outcome, itt_spec())
+
+
+def draw_prior(outcome: str, prior_set: str, rng: np.random.Generator) -> dict[str, float]:
+    """Draw every ITT parameter once from its prior (standardized scale).
+
+    The prior set's distributions (``imr_bayes.spec.DISTRIBUTIONS``) are drawn with NumPy
+    in PyMC's parametrization (``HalfCauchy(beta)``, ``Exponential(lam)`` with rate ``lam``).
+    """
+    return {name: _draw(prior["dist"], prior["kwargs"], rng)
+            for name, prior in resolved_priors(outcome, prior_set).items()}
+
+
+def _draw(dist: str, kw: Mapping[str, float], rng: np.random.Generator) -> float:
+    if dist == "Normal":
+        return float(rng.normal(kw["mu"], kw["sigma"]))
+    if dist == "HalfNormal":
+        return float(abs(rng.normal(0.0, kw["sigma"])))
+    if dist == "StudentT":
+        return float(kw["mu"] + kw["sigma"] * rng.standard_t(kw["nu"]))
+    if dist == "HalfStudentT":
+        return float(abs(kw["sigma"] * rng.standard_t(kw["nu"])))
+    if dist == "HalfCauchy":
+        return float(abs(kw["beta"] * rng.standard_cauchy()))
+    if dist == "Exponential":
+        return float(rng.exponential(1.0 / kw["lam"]))
+    raise StudyError(unknown_choice_message("prior distribution", dist,
+                                            ("Normal", "HalfNormal", "StudentT",
+                                             "HalfStudentT", "HalfCauchy", "Exponential")))
+
+
+def simulate_z(panel: Any, params: dict[str, float], rng: np.random.Generator) -> np.ndarray:
+    """Simulate the standardized outcome of a panel's design from the ITT model.
+
+    ``z_it = x_it' beta + u_i + group_on_it * g_j(i) + e_it`` with ``u ~ N(0, sigma_participant)``,
+    ``g ~ N(0, sigma_group)`` (one per IMR group) and ``e ~ N(0, sigma_residual)``; cells the
+    panel does not observe are set to 0 (ignored by the model through its mask).
+    """
+    beta = np.array([params[t] for t in panel.terms])
+    n_p, n_t = panel.mask.shape
+    u = rng.normal(0.0, params["sigma_participant"], n_p)
+    g = rng.normal(0.0, params["sigma_group"], max(len(panel.groups), 1))
+    e = rng.normal(0.0, params["sigma_residual"], (n_p, n_t))
+    z = panel.X @ beta + u[:, None] + panel.group_on * g[panel.group_idx][:, None] + e
+    return np.where(panel.mask > 0, z, 0.0)
+
+
+def nutpie_seed(rng: np.random.Generator) -> int:
+    """Return a sampler seed drawn from the replicate's generator."""
+    return int(rng.integers(2**31 - 1))
