@@ -14,6 +14,7 @@ from imr_bayes.frequentist import (
     replicate,
     versus_published,
 )
+from imr_bayes.outcomes import get
 
 
 @pytest.fixture(scope="session")
@@ -143,3 +144,16 @@ def test_replication_problems_are_empty_on_the_twin(replications):
     for rep in replications.values():
         assert rep.problems.empty, rep.problems[["outcome", "status", "warning"]]
         assert isinstance(rep.fixed_effects, pd.DataFrame)
+
+
+def test_effects_table_covers_every_outcome(replications):
+    eff = replications["itt"].effects.set_index("outcome")
+    assert len(eff) == 12 and (eff["estimand"] == "condition_x_time").all()
+    fe = replications["itt"].fixed_effects.set_index(["outcome", "term"])
+    # where the paper's final model is the full model, the effect is its B
+    b = fe.loc[("sers_sf", "condition_x_time"), "b"]
+    assert eff.loc["sers_sf", "estimate"] == pytest.approx(b)
+    assert eff.loc["cses", "estimate_d"] == pytest.approx(
+        eff.loc["cses", "estimate"] / get("cses").pooled_baseline_sd())
+    mult = replications["itt"].multiplicity.set_index("outcome")
+    assert mult.loc["mspss", "p"] == pytest.approx(eff.loc["mspss", "p"])

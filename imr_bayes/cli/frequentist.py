@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         f"marginal_means_{s}": rep.marginal_means,
         f"stepwise_{s}": rep.steps,
         f"multiplicity_{s}": rep.multiplicity,
+        f"effects_{s}": rep.effects,
         f"versus_published_{s}": F.versus_published(rep),
     }
     hosp = F.hospitalization(data)

@@ -18,7 +18,7 @@ from imr_bayes.frequentist.lmm import (
 from imr_bayes.frequentist.mixed import MixedFit
 from imr_bayes.frequentist.multiplicity import benjamini_hochberg
 from imr_bayes.frequentist.stepwise import StepwiseResult, stepwise
-from imr_bayes.outcomes import CODES, SECONDARY
+from imr_bayes.outcomes import CODES, SECONDARY, get
 
 #: Columns of :attr:`Replication.fixed_effects`: ``imr_bayes.published.fixed_effects``'s
 #: columns, then ``se``, ``df``, ``aic_selected`` (did the AIC search choose the term),
@@ -64,6 +64,13 @@ class Replication:
     multiplicity : pandas.DataFrame
         Condition x time p of the 11 secondary outcomes (full linear model) with
         Benjamini-Hochberg adjusted p.
+    effects : pandas.DataFrame
+        The condition x time effect of every outcome from the full linear model (time,
+        condition, condition x time; REML), whatever the selection kept: ``analysis,
+        outcome, estimand, estimate, se, df, ci_low, ci_high, p``, and ``estimate_d``,
+        ``se_d`` divided by the pooled Table 1 baseline SD (the Bayesian
+        ``condition_x_time_d`` yardstick), ``in_final_model``, ``status``, ``warning``.
+        The frequentist side of the posterior-vs-frequentist comparison.
     models : dict
         Outcome code -> :class:`StepwiseResult`.
     n_participants : int
@@ -76,6 +83,7 @@ class Replication:
     marginal_means: pd.DataFrame
     steps: pd.DataFrame
     multiplicity: pd.DataFrame
+    effects: pd.DataFrame
     models: dict[str, StepwiseResult]
     n_participants: int
 
@@ -158,7 +166,7 @@ def replicate(
               f"{'published' if selection == 'published' else 'AIC-selected'} final model, "
               "model-based SE, Satterthwaite df")
     models: dict[str, StepwiseResult] = {}
-    fixed, means, steps, mult = [], [], [], []
+    fixed, means, steps, effects = [], [], [], []
     for outcome in outcomes:
         res = stepwise(rows, outcome, aic_method=aic_method, rule=rule)
         models[outcome] = res
@@ -169,13 +177,20 @@ def replicate(
         fixed += _fixed_rows(outcome, terms, final, res.terms, source)
         steps.append(res.steps)
         means.append(marginal_means(rows, outcome, d_sd=d_sd))
-        if outcome in SECONDARY:
-            full = final if terms == TERMS else fit_lmm(rows, outcome, terms=TERMS, reml=True)
-            c = full.coefficients.set_index("term").loc["condition_x_time"]
-            mult.append({"outcome": outcome, "b": c["b"], "p": c["p"],
-                         "in_final_model": "condition_x_time" in terms,
-                         "status": full.status})
-    mult_df = pd.DataFrame(mult, columns=["outcome", "b", "p", "in_final_model", "status"])
+        full = final if terms == TERMS else fit_lmm(rows, outcome, terms=TERMS, reml=True)
+        c = full.coefficients.set_index("term").loc["condition_x_time"]
+        sd = get(outcome).pooled_baseline_sd()
+        effects.append({
+            "analysis": sample, "outcome": outcome, "estimand": "condition_x_time",
+            "estimate": c["b"], "se": c["se"], "df": c["df"], "ci_low": c["ci_low"],
+            "ci_high": c["ci_high"], "p": c["p"], "estimate_d": c["b"] / sd,
+            "se_d": c["se"] / sd, "baseline_sd": sd,
+            "in_final_model": "condition_x_time" in terms, "status": full.status,
+            "warning": full.warning_text})
+    effects_df = pd.DataFrame(effects)
+    mult_df = effects_df[effects_df["outcome"].isin(SECONDARY)] if len(effects_df) else effects_df
+    mult_df = mult_df.rename(columns={"estimate": "b"}).reindex(
+        columns=["outcome", "b", "p", "in_final_model", "status"]).reset_index(drop=True)
     if len(mult_df):
         mult_df["p_bh"] = benjamini_hochberg(mult_df["p"].to_numpy())
         mult_df["significant"] = mult_df["p"] < 0.05
@@ -191,6 +206,7 @@ def replicate(
         marginal_means=means_df,
         steps=pd.concat(steps, ignore_index=True) if steps else pd.DataFrame(),
         multiplicity=mult_df,
+        effects=effects_df,
         models=models,
         n_participants=int(rows["participant_id"].nunique()),
     )
