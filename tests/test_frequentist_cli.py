@@ -28,7 +28,8 @@ def test_cli_writes_aggregate_tables(small_twin, tmp_path, capsys):
     assert main(["frequentist", "--out", str(out)]) == 0
     names = {p.name for p in out.iterdir()}
     assert {"fixed_effects_itt.csv", "marginal_means_itt.csv", "versus_published_itt.csv",
-            "multiplicity_itt.csv", "effects_itt.csv", "fidelity_imrs_client.csv", "fidelity_omnibus_sers_sf.csv",
+            "multiplicity_itt.csv", "effects_itt.csv", "fidelity_imrs_client.csv",
+            "fidelity_omnibus_sers_sf.csv",
             "hospitalization_odds_ratio.csv", "length_of_stay.csv",
             "noncompletion_omnibus.csv"} <= names
     fe = pd.read_csv(out / "fixed_effects_itt.csv")
