@@ -35,6 +35,8 @@ FIDELITY_ITEMS: int = 13
 HIGH_FIDELITY: float = 4.0
 #: Sessions attended for inclusion in the fidelity analysis (Results, Impact of Fidelity).
 FIDELITY_MIN_SESSIONS: int = 10
+#: Most sessions scheduled for one participant (weekly sessions over 18 months; assumed).
+MAX_SCHEDULED: int = 78
 
 
 @dataclass(frozen=True)
@@ -200,7 +202,7 @@ def attendance(rng: np.random.Generator, exact: bool, params: TwinParams) -> pd.
     share_mean = text("completers_pct_scheduled_mean") / 100
     share_sd = text("completers_pct_scheduled_sd") / 100
     share = np.clip(rng.normal(share_mean, share_sd, n_comp), 0.5, 1.0)
-    comp_sched = np.clip(np.round(comp / share), comp, np.floor(2 * comp))
+    comp_sched = np.clip(np.round(comp / share), comp, np.minimum(2 * comp, MAX_SCHEDULED))
     non = np.concatenate([mid, low])
     non_sched = np.maximum(np.round(rng.normal(53, 5, len(non))), 2 * non + 1)
     attended = np.concatenate([comp, non]).astype(np.int64)
