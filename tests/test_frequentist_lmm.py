@@ -59,3 +59,16 @@ def test_bad_choices_name_the_valid_set():
         fit_lmm(df, "imrs_client", sample="pp")
     with pytest.raises(DataValidationError, match="participant_id"):
         fit_lmm(df.drop(columns="participant_id"), "imrs_client")
+
+
+@pytest.mark.parametrize("reml", [True, False])
+def test_native_and_statsmodels_optimisers_agree(reml):
+    df = contract_frame(n_imr=60, n_cau=40, missing=0.15, seed=7)
+    a = fit_lmm(df, "imrs_client", reml=reml)
+    b = fit_lmm(df, "imrs_client", reml=reml, backend="statsmodels")
+    assert a.status == b.status == "ok"
+    ca, cb = a.coefficients, b.coefficients
+    assert np.allclose(ca["b"], cb["b"], atol=1e-6)
+    assert np.allclose(ca["se"], cb["se"], rtol=1e-5)
+    assert np.allclose(ca["df"], cb["df"], rtol=1e-3)
+    assert a.loglik == pytest.approx(b.loglik, abs=1e-7)

@@ -105,6 +105,7 @@ def fit_lmm(
     sample: str = "itt",
     df_method: str = "satterthwaite",
     inference: bool = True,
+    backend: str = "native",
 ) -> MixedFit:
     """Fit the paper's linear mixed model for one outcome.
 
@@ -127,6 +128,8 @@ def fit_lmm(
         Degrees of freedom for t tests and CIs (default: Satterthwaite, as SPSS MIXED).
     inference : bool
         ``False`` skips the Satterthwaite derivatives (likelihood-only fits).
+    backend : {"native", "statsmodels"}
+        Who finds the optimum (see :func:`imr_bayes.frequentist.fit_mixed`).
 
     Returns
     -------
@@ -141,4 +144,4 @@ def fit_lmm(
     rows = rows[rows[outcome].notna().to_numpy()]
     X = design(rows, time=time, terms=terms)
     return fit_mixed(rows[outcome].to_numpy(float), X, rows["participant_id"].astype(str),
-                     reml=reml, df_method=df_method, inference=inference)
+                     reml=reml, df_method=df_method, inference=inference, backend=backend)
