@@ -23,6 +23,8 @@ from imr_bayes import published
 from imr_bayes.atomic import atomic_dir
 from imr_bayes.constants import CI_LEVEL, DEFAULT_SEED
 from imr_bayes.data import default_twin, simulate_twin
+from imr_bayes.data.twin_design import FIDELITY_MIN_SESSIONS, HIGH_FIDELITY
+from imr_bayes.data.twin_outcomes import FIDELITY_OUTCOMES
 from imr_bayes.data.twin_outcomes import calibration as variance_calibration
 from imr_bayes.errors import ImrBayesError
 from imr_bayes.outcomes import CODES, unknown_choice_message
@@ -52,6 +54,11 @@ class CalibrationReport:
     variance : pandas.DataFrame
         Per outcome: the within-participant correlation of the generative model and the
         published coefficient whose CI fixed it.
+    fidelity : pandas.DataFrame
+        For the outcomes of Tables 4-5 (IMR client, SERS-SF): per fidelity class (IMR
+        participants with >= 10 sessions in a high / moderate fidelity group) and time, the
+        published difference from CAU (``B_group + B_group x time``), the random twins'
+        mean observed difference and the exact twin's.
     replicates : int
         Number of random twins.
     seed : int
@@ -61,6 +68,7 @@ class CalibrationReport:
     coefficients: pd.DataFrame
     cells: pd.DataFrame
     variance: pd.DataFrame
+    fidelity: pd.DataFrame
     replicates: int
     seed: int
 
@@ -71,6 +79,7 @@ class CalibrationReport:
             self.coefficients.to_csv(tmp / "coefficients.csv", index=False)
             self.cells.to_csv(tmp / "cells.csv", index=False)
             self.variance.to_csv(tmp / "variance.csv", index=False)
+            self.fidelity.to_csv(tmp / "fidelity.csv", index=False)
         return folder
 
 
@@ -122,9 +131,10 @@ def calibrate(
         if code not in CODES:
             raise ImrBayesError(unknown_choice_message("outcome", code, CODES))
     seeds = np.random.default_rng(seed).integers(0, 2**31 - 1, replicates)
-    fits, cells = [], []
+    fits, cells, fidelity = [], [], []
     for r, s in enumerate(seeds):
         twin = simulate_twin(seed=int(s), mode="random")
+        fidelity.append(_fidelity_differences(twin, outcomes))
         for sample in SAMPLES:
             cells.append(_cells(twin, outcomes, sample).assign(replicate=r))
             for code in outcomes:
@@ -139,7 +149,47 @@ def calibrate(
     cell_table = _cell_table(pd.concat(cells, ignore_index=True),
                              pd.concat([_cells(exact, outcomes, s) for s in SAMPLES]))
     variance = pd.DataFrame([vars(variance_calibration(c)) for c in outcomes])
-    return CalibrationReport(coefficients, cell_table, variance, replicates, seed)
+    fid = _fidelity_table(pd.concat(fidelity, ignore_index=True),
+                          _fidelity_differences(exact, outcomes))
+    return CalibrationReport(coefficients, cell_table, variance, fid, replicates, seed)
+
+
+def _fidelity_differences(data: pd.DataFrame, outcomes: Sequence[str]) -> pd.DataFrame:
+    """Observed mean of each fidelity subgroup minus the CAU mean, per outcome and time."""
+    rows = []
+    engaged = data["sessions_attended"].astype("Float64").fillna(0).to_numpy(float) >= (
+        FIDELITY_MIN_SESSIONS)
+    high = data["fidelity"].to_numpy(float) >= HIGH_FIDELITY
+    cau = (data["arm"] == "cau").to_numpy(bool)
+    groups = {"high": engaged & high, "moderate": engaged & ~high}
+    for code in (c for c in FIDELITY_OUTCOMES if c in outcomes):
+        for t in (0, 1, 2):
+            at = (data["time"] == t).to_numpy(bool)
+            ref = data.loc[cau & at, code].mean()
+            for cls, member in groups.items():
+                diff = data.loc[member & at, code].mean() - ref
+                rows.append({"outcome": code, "fidelity_class": cls, "time": t,
+                             "difference": diff})
+    return pd.DataFrame(rows, columns=["outcome", "fidelity_class", "time", "difference"])
+
+
+def _fidelity_table(random: pd.DataFrame, exact: pd.DataFrame) -> pd.DataFrame:
+    cols = ["outcome", "fidelity_class", "time", "published", "mean_difference",
+            "exact_difference"]
+    if random.empty:
+        return pd.DataFrame(columns=cols)
+    out = random.groupby(["outcome", "fidelity_class", "time"]).agg(
+        mean_difference=("difference", "mean")).reset_index()
+    out = out.merge(exact.rename(columns={"difference": "exact_difference"}),
+                    on=["outcome", "fidelity_class", "time"])
+    suffix = {0: None, 1: "post", 2: "followup"}
+    published_b = []
+    for row in out.itertuples():
+        b = published.fidelity_effects(row.outcome).set_index("term")["b"]
+        extra = b[f"{row.fidelity_class}_x_{suffix[row.time]}"] if row.time else 0.0
+        published_b.append(float(b[row.fidelity_class] + extra))
+    out["published"] = published_b
+    return out[cols]
 
 
 def _coefficient_table(fits: pd.DataFrame, exact: pd.DataFrame) -> pd.DataFrame:

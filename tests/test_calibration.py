@@ -73,10 +73,18 @@ def test_cli_writes_the_report_folder(tmp_path, capsys):
     code = main(["calibrate", "-R", "1", "--outcome", "imrs_client", "--out", str(out)])
     assert code == 0
     assert sorted(p.name for p in out.iterdir()) == ["cells.csv", "coefficients.csv",
-                                                     "variance.csv"]
+                                                     "fidelity.csv", "variance.csv"]
     coef = pd.read_csv(out / "coefficients.csv")
     assert set(coef["outcome"]) == {"imrs_client"}
     assert "SE ratio" in capsys.readouterr().out
     assert main(["calibrate", "-R", "0", "--out", str(tmp_path / "bad")]) == 2
     assert not (tmp_path / "bad").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".bad")]
+
+
+def test_fidelity_table_compares_with_tables_4_and_5(report):
+    fid = report.fidelity.set_index(["outcome", "fidelity_class", "time"])
+    # Table 4: high 0.06 + high x follow-up 0.16; Table 5: moderate 7.68 + x post 2.65
+    assert fid.loc[("imrs_client", "high", 2), "published"] == pytest.approx(0.22)
+    assert fid.loc[("sers_sf", "moderate", 1), "published"] == pytest.approx(10.33)
+    assert len(fid) == 12 and fid["mean_difference"].notna().all()

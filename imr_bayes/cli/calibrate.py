@@ -19,7 +19,7 @@ def register(subparsers: Any) -> None:
             "participant intercept, linear time, condition x time, REML, model-based SEs) "
             "in the ITT and completer samples, and write per-outcome mean estimates and "
             "SEs of condition x time against the published B and CI, and cell Ns and means "
-            "against Tables 3 and 7 (coefficients.csv, cells.csv, variance.csv)."
+            "against Tables 3 and 7 (coefficients.csv, cells.csv, variance.csv, fidelity.csv)."
         ),
     )
     parser.add_argument("--replicates", "-R", type=int, default=50,
@@ -44,6 +44,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"{row.outcome:15s} {row.sample:10s} B {row.b_published:8.3f} "
               f"twin {row.mean_estimate:8.3f}  SE ratio {row.se_ratio:5.2f}  "
               f"exact twin in CI: {bool(row.exact_in_ci)}")
-    print(f"wrote {folder}/coefficients.csv, cells.csv, variance.csv "
+    print(f"wrote {folder}/coefficients.csv, cells.csv, variance.csv, fidelity.csv "
           f"({report.replicates} twins)")
     return 0
