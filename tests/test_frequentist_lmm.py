@@ -59,6 +59,10 @@ def test_bad_choices_name_the_valid_set():
         fit_lmm(df, "imrs_client", sample="pp")
     with pytest.raises(DataValidationError, match="participant_id"):
         fit_lmm(df.drop(columns="participant_id"), "imrs_client")
+    with pytest.raises(DataValidationError, match="'time'.*3"):
+        fit_lmm(df.assign(time=df["time"].replace(2, 3)), "imrs_client")
+    with pytest.raises(DataValidationError, match="'arm'.*control"):
+        fit_lmm(df.assign(arm=df["arm"].replace("cau", "control")), "imrs_client")
 
 
 @pytest.mark.parametrize("reml", [True, False])

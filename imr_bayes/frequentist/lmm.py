@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from imr_bayes.constants import ARMS, TIMES
 from imr_bayes.errors import DataValidationError, ImrBayesError
 from imr_bayes.frequentist.mixed import MixedFit, fit_mixed
 from imr_bayes.outcomes import CODES, unknown_choice_message
@@ -78,8 +79,17 @@ def design(data: pd.DataFrame, *, time: str = "linear",
     check_choice("time coding", time, TIME_CODINGS)
     for t in terms:
         check_choice("term", t, TERMS)
+    arms = set(data["arm"].dropna().unique())
+    if not arms <= set(ARMS):
+        raise DataValidationError([f"column 'arm': unknown value(s) {sorted(arms - set(ARMS))}; "
+                                   f"valid: {', '.join(ARMS)}"])
+    tt = pd.to_numeric(data["time"], errors="coerce").to_numpy(float)
+    bad = sorted({str(v) for v, ok in zip(data["time"], np.isin(tt, TIMES), strict=True)
+                  if not ok})
+    if bad:
+        raise DataValidationError([f"column 'time': value(s) {bad[:5]} not in "
+                                   f"{', '.join(map(str, TIMES))}"])
     cond = (data["arm"] == "imr").to_numpy(float)
-    tt = pd.to_numeric(data["time"]).to_numpy(float)
     cols: dict[str, np.ndarray] = {"intercept": np.ones(len(data))}
     if time == "linear":
         parts = {"time": {"time": tt}, "condition": {"condition": cond},
