@@ -241,3 +241,19 @@ def test_cli_writes_csv_and_prints(tmp_path, capsys):
     assert not list(out.glob("*.png"))
     text = capsys.readouterr().out
     assert "hospitalization" in text and "460 rows (92 estimates x 5 priors)" in text
+
+
+@pytest.mark.slow
+def test_cli_pooling_writes_multiplicity_tables(tmp_path, capsys):
+    from imr_bayes.cli import main
+
+    out = tmp_path / "sr"
+    assert main(["summary-reanalysis", "--out", str(out), "--no-plots", "--pooling"]) == 0
+    hyper = pd.read_csv(out / "partial_pooling_hyper.csv")
+    assert hyper["diagnostics_passed"].all()
+    # Table 2 prints 5 condition x time B's; Table 3 prints 12 18-month differences.
+    assert hyper.set_index(["estimand", "sample"])["n_outcomes"].to_dict() == {
+        ("condition_x_time", "itt"): 5, ("condition_x_time", "completers"): 6,
+        ("followup_difference", "itt"): 12, ("followup_difference", "completers"): 12,
+    }
+    assert "partial pooling vs Benjamini-Hochberg" in capsys.readouterr().out

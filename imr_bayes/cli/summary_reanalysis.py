@@ -18,7 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "estimate and 95 %% CI is a normal likelihood (log scale for the odds ratio), "
             "combined with the reference, sceptical, neutral, enthusiastic and pessimistic "
             "priors scaled to the planned effect d = 0.40 (docs/summary_level.md). Writes "
-            "summary_reanalysis.csv, sensitivity_*.csv and sensitivity_*.png to DIR."
+            "summary_reanalysis.csv, sensitivity_*.csv and sensitivity_*.png to DIR "
+            "(with --pooling also partial_pooling.csv and partial_pooling_hyper.csv)."
         ),
     )
     parser.add_argument("--out", type=Path, default=Path("reports/summary_reanalysis"),
@@ -28,6 +29,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--priors", type=Path, metavar="YAML",
                         help="prior grid file (default: models/priors/summary_level.yaml)")
     parser.add_argument("--no-plots", action="store_true", help="skip the heat-map PNGs")
+    parser.add_argument("--pooling", action="store_true",
+                        help="also fit the partial-pooling multiplicity model to the published "
+                             "condition x time B's and 18-month differences (ITT, completers) "
+                             "and compare with Benjamini-Hochberg over 12 outcomes "
+                             "(docs/multiplicity.md; about a minute)")
     parser.set_defaults(func=run)
 
 
@@ -52,8 +58,12 @@ def run(args: argparse.Namespace) -> int:
 
     table = reanalyze_published(prior_grid=args.priors)
     estimates = published_estimates()
+    pooled = _pooling() if args.pooling else None
     with atomic_dir(args.out) as tmp:
         table.to_csv(tmp / "summary_reanalysis.csv", index=False)
+        if pooled is not None:
+            pooled[0].to_csv(tmp / "partial_pooling.csv", index=False)
+            pooled[1].to_csv(tmp / "partial_pooling_hyper.csv", index=False)
         for stem, sample, outcome, estimand in HEATMAPS:
             est = estimates[(estimates["sample"] == sample) & (estimates["outcome"] == outcome)
                             & (estimates["estimand"] == estimand)].iloc[0]
@@ -84,6 +94,41 @@ def run(args: argparse.Namespace) -> int:
     counts = table.groupby(["estimand", "prior"], sort=False)["agreement"].value_counts()
     print("\nagreement with the published conclusion (rows: estimand x prior)")
     print(counts.unstack(fill_value=0).to_string())
+    if pooled is not None:
+        print("\npartial pooling vs Benjamini-Hochberg (12 outcomes): detections")
+        print(pooled[1].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"\n{len(table)} rows ({len(table) // table["prior"].nunique()} "
           f"estimates x {table['prior'].nunique()} priors) written to {args.out}")
     return 0
+
+
+def _pooling() -> tuple[object, object]:
+    """Fit the multiplicity model to every published estimand x sample; two tidy frames."""
+    import pandas as pd
+
+    from imr_bayes.multiplicity import (
+        PUBLISHED_ESTIMANDS,
+        compare_with_bh,
+        partial_pooling,
+        published_effects,
+    )
+
+    tables, hyper = [], []
+    for estimand in PUBLISHED_ESTIMANDS:
+        for sample in ("itt", "completers"):
+            eff = published_effects(sample, estimand=estimand)
+            res = partial_pooling(eff)
+            bh = compare_with_bh(res, dict(zip(eff["outcome"], eff["p"], strict=True)),
+                                 family_size=len(eff))
+            tables.append(res.table.merge(bh.drop(columns=["p_benefit_unpooled"]), on="outcome")
+                          .assign(estimand=estimand, sample=sample))
+            d = res.diagnostics
+            mu, tau = res.hyper.set_index("parameter").loc[["mu", "tau"], "mean"]
+            hyper.append({
+                "estimand": estimand, "sample": sample, "n_outcomes": len(res.table),
+                "mu": mu, "tau": tau, "bh_detect": int(bh["bh_detect"].sum()),
+                "pooled_detect": int(bh["pooled_detect"].sum()), "max_r_hat": d.max_r_hat,
+                "min_ess_bulk": d.min_ess_bulk, "divergences": d.divergences,
+                "diagnostics_passed": d.passed,
+            })
+    return pd.concat(tables, ignore_index=True), pd.DataFrame(hyper)
