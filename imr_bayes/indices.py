@@ -74,6 +74,30 @@ def direction_sign(direction: int | str) -> int:
     )
 
 
+def scaled_threshold(d: float, *, sd_scale: float | None = None, horizon: float = 1.0) -> float:
+    """Convert a standardized threshold ``d`` to the scale of an estimate: ``d * sd / horizon``.
+
+    Parameters
+    ----------
+    d : float
+        Standardized effect, e.g. :data:`ROPE_D` or :data:`CLINICALLY_IMPORTANT_D`.
+    sd_scale : float, optional
+        Baseline SD of the outcome (raw-scale estimates); ``None`` for estimates already in
+        SD units.
+    horizon : float, default 1
+        Multiple of the estimate compared with ``d``: 2 for a per-time-step condition x time
+        slope judged at 18 months (time coded 0, 1, 2), 1 for a difference between arms.
+        So on the ``condition_x_time_d`` scale the ROPE is +/- 0.05 and "clinically
+        important" means |slope| > 0.1.
+    """
+    scale = 1.0 if sd_scale is None else float(sd_scale)
+    if not (math.isfinite(scale) and scale > 0):
+        raise ImrBayesError(f"sd_scale must be a finite value > 0; got {sd_scale!r}")
+    if not (math.isfinite(horizon) and horizon > 0):
+        raise ImrBayesError(f"horizon must be a finite value > 0; got {horizon!r}")
+    return d * scale / horizon
+
+
 def _reduce(draws: Draws, func: Callable[[np.ndarray], float]) -> Index:
     """Apply ``func`` (1-D draws -> float) over the sample dimensions of ``draws``."""
     if isinstance(draws, xr.DataArray):

@@ -31,6 +31,7 @@ from imr_bayes.indices import (
     ROPE_D,
     agreement_class,
     direction_sign,
+    scaled_threshold,
 )
 from imr_bayes.paths import models_dir
 
@@ -217,15 +218,8 @@ def planned_effect(
     """
     sign = direction_sign(benefit)
     if ratio:
-        magnitude = d * D_TO_LOG_OR
-    else:
-        scale = 1.0 if sd_scale is None else float(sd_scale)
-        if not (math.isfinite(scale) and scale > 0):
-            raise ImrBayesError(f"sd_scale must be a finite value > 0; got {sd_scale!r}")
-        if not (math.isfinite(horizon) and horizon > 0):
-            raise ImrBayesError(f"horizon must be a finite value > 0; got {horizon!r}")
-        magnitude = d * scale / horizon
-    return sign * magnitude
+        return sign * d * D_TO_LOG_OR
+    return sign * scaled_threshold(d, sd_scale=sd_scale, horizon=horizon)
 
 
 def _phi(x: float) -> float:

@@ -142,3 +142,13 @@ def test_agreement_class_thresholds_and_validation():
         agreement_class((0, 1), 1.5, (0, 1), 0.6)
     with pytest.raises(ImrBayesError, match="p_direction"):
         agreement_class((0, 1), 0.5, (0, 1), 1.6)
+
+
+def test_scaled_threshold():
+    # ROPE on the per-time-step slope of IMRS client (SD 0.5): 0.1 * 0.5 / 2 = 0.025
+    from imr_bayes.indices import ROPE_D, scaled_threshold
+
+    assert scaled_threshold(ROPE_D, sd_scale=0.5, horizon=2) == pytest.approx(0.025)
+    assert scaled_threshold(0.2, horizon=2) == pytest.approx(0.1)
+    with pytest.raises(ImrBayesError, match="horizon"):
+        scaled_threshold(0.2, horizon=0)
