@@ -76,8 +76,9 @@ def run(args: argparse.Namespace) -> int:
     cxt = fe[(fe["term"] == "condition_x_time") & fe["in_final_model"]]
     sig = ", ".join(cxt.loc[cxt["p"] < 0.05, "outcome"]) or "none"
     problems = rep.problems
-    print(f"frequentist replication ({s}, {args.selection} models) of {source}: "
-          f"{rep.n_participants} participants, {len(frames)} tables in {args.out}")
+    print(f"frequentist replication ({s}, {args.selection} models) of {source} "
+          f"(sha256 {rep.data_hash[:12]}): {rep.n_participants} participants, "
+          f"{len(frames)} tables in {args.out}")
     print(f"  condition x time in the final model for {len(cxt)} of "
           f"{fe['outcome'].nunique()} outcomes; p < 0.05: {sig}")
     if not problems.empty:

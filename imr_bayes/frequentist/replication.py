@@ -19,6 +19,7 @@ from imr_bayes.frequentist.mixed import MixedFit
 from imr_bayes.frequentist.multiplicity import benjamini_hochberg
 from imr_bayes.frequentist.stepwise import StepwiseResult, stepwise
 from imr_bayes.outcomes import CODES, SECONDARY, get
+from imr_bayes.provenance import data_sha256
 
 #: Columns of :attr:`Replication.fixed_effects`: ``imr_bayes.published.fixed_effects``'s
 #: columns, then ``se``, ``df``, ``aic_selected`` (did the AIC search choose the term),
@@ -75,6 +76,9 @@ class Replication:
         Outcome code -> :class:`StepwiseResult`.
     n_participants : int
         Participants in the analysis sample.
+    data_hash : str
+        SHA-256 of the input data (:func:`imr_bayes.provenance.data_sha256`), to tie the
+        tables to the data they came from.
     """
 
     sample: str
@@ -86,6 +90,7 @@ class Replication:
     effects: pd.DataFrame
     models: dict[str, StepwiseResult]
     n_participants: int
+    data_hash: str
 
     @property
     def problems(self) -> pd.DataFrame:
@@ -209,4 +214,5 @@ def replicate(
         effects=effects_df,
         models=models,
         n_participants=int(rows["participant_id"].nunique()),
+        data_hash=data_sha256(data),
     )
