@@ -75,7 +75,7 @@ _REGISTRY: dict[str, Analysis] = {}
 
 #: Options every ITT-type analysis accepts (see :func:`imr_bayes.bayes.itt.fit_itt`).
 ITT_OPTIONS: tuple[str, ...] = (
-    "engine", "sampler", "imr_group", "participant", "residual_sd_by_arm", "cores",
+    "engine", "sampler", "backend", "imr_group", "participant", "residual_sd_by_arm", "cores",
     "target_accept",
 )
 
@@ -108,3 +108,17 @@ def names() -> tuple[str, ...]:
 
 register(Analysis("itt", "imr_bayes.bayes.itt:fit_itt", ITT_OPTIONS))
 register(Analysis("itt_categorical", "imr_bayes.bayes.itt:fit_itt", ITT_OPTIONS))
+
+# Completion, fidelity, attendance and hospitalization analyses (docs/completion_fidelity.md).
+_HOSPITAL_OPTIONS: tuple[str, ...] = ("sampler", "cores", "target_accept")
+for _name, _target, _options in (
+    ("completers", "imr_bayes.bayes.completion:fit_completers", ITT_OPTIONS),
+    ("cace", "imr_bayes.bayes.completion:fit_cace",
+     ("sampler", "cores", "target_accept", "imr_group", "covariates")),
+    ("fidelity", "imr_bayes.bayes.fidelity:fit_fidelity", ITT_OPTIONS),
+    ("fidelity_dose", "imr_bayes.bayes.fidelity:fit_fidelity_dose", ITT_OPTIONS),
+    ("attendance_dose", "imr_bayes.bayes.attendance:fit_attendance_dose", ITT_OPTIONS),
+    ("hospitalization", "imr_bayes.bayes.hospital:fit_hospitalization", _HOSPITAL_OPTIONS),
+    ("los", "imr_bayes.bayes.hospital:fit_los", _HOSPITAL_OPTIONS),
+):
+    register(Analysis(_name, _target, _options))

@@ -76,8 +76,8 @@ def fit(data: pd.DataFrame, *, outcome: str = "imrs_client", analysis: str = "it
         Add a ``posterior_predictive`` group.
     **options
         Analysis options (ITT: ``engine`` "marginal"/"full", ``sampler`` "nutpie"/"pymc",
-        ``imr_group``, ``participant``, ``residual_sd_by_arm``, ``cores``,
-        ``target_accept``).
+        ``backend`` "auto"/"c"/"numba", ``imr_group``, ``participant``,
+        ``residual_sd_by_arm``, ``cores``, ``target_accept``).
 
     Returns
     -------
@@ -103,7 +103,7 @@ def fit(data: pd.DataFrame, *, outcome: str = "imrs_client", analysis: str = "it
     for key, val in (("draws", draws), ("tune", tune), ("chains", chains)):
         if val is not None:
             sampler[key] = val
-    for key in ("engine", "sampler", "cores", "target_accept"):
+    for key in ("engine", "sampler", "backend", "cores", "target_accept"):
         if key in options:
             sampler[key] = options.pop(key)
     raw = spec.model_dump(mode="python")
@@ -126,7 +126,8 @@ def fit_formula(formula: str, data: pd.DataFrame, *, family: str = "gaussian",
                 priors: dict[str, Any] | None = None, seed: int = DEFAULT_SEED,
                 draws: int = 1000, tune: int = 1000, chains: int = 4, cores: int = 2,
                 thresholds: spec_mod.DiagnosticsSpec | None = None,
-                label: str = "formula") -> BayesianFit:
+                label: str = "formula", center_predictors: bool = True,
+                backend: str = "auto") -> BayesianFit:
     """Fit any bambi formula to long data (nutpie sampler) and diagnose it.
 
     See :func:`imr_bayes.bayes.formula.fit_formula`.
@@ -134,4 +135,5 @@ def fit_formula(formula: str, data: pd.DataFrame, *, family: str = "gaussian",
     from imr_bayes.bayes.formula import fit_formula as _fit
 
     return _fit(formula, data, family=family, priors=priors, seed=seed, draws=draws,
-                tune=tune, chains=chains, cores=cores, thresholds=thresholds, label=label)
+                tune=tune, chains=chains, cores=cores, thresholds=thresholds, label=label,
+                center_predictors=center_predictors, backend=backend)

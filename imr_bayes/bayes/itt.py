@@ -315,16 +315,20 @@ def compiled_for(panel: Panel, spec: AnalysisSpec, priors: dict[str, dict[str, A
     """
     import json
 
-    from imr_bayes.bayes.sampling import compile_model
+    from imr_bayes.bayes.sampling import choose_backend, compile_model
 
-    engine = spec.sampler.engine
+    s = spec.sampler
+    engine = s.engine
+    backend = choose_backend(s.backend, draws=s.draws, tune=s.tune, chains=s.chains)
     key = json.dumps({
-        "engine": engine, "terms": panel.terms, "random": spec.random.model_dump(),
+        "engine": engine, "backend": backend, "terms": panel.terms,
+        "random": spec.random.model_dump(),
         "by_arm": spec.residual_sd_by_arm, "groups": len(panel.groups), "priors": priors,
         "participants": len(panel.participants) if engine == "full" else None,
     }, sort_keys=True)
     if key not in _COMPILED:
-        _COMPILED[key] = compile_model(build_model(panel, spec, priors, engine=engine))
+        _COMPILED[key] = compile_model(build_model(panel, spec, priors, engine=engine),
+                                       backend=backend)
     return _COMPILED[key].with_data(panel.model_data())
 
 

@@ -40,6 +40,7 @@ class CompiledModel:
     pymc_model: Any
     data_names: tuple[str, ...]
     data_dtypes: dict[str, str]
+    data: dict[str, np.ndarray] | None = None
 
     def with_data(self, data: dict[str, np.ndarray]) -> CompiledModel:
         """Return the same compiled model reading other data (no recompilation).
@@ -56,24 +57,54 @@ class CompiledModel:
             )
         arrays = {k: np.ascontiguousarray(v, dtype=self.data_dtypes[k]) for k, v in data.items()}
         return CompiledModel(self.nutpie_model.with_data(**arrays), self.pymc_model,
-                             self.data_names, self.data_dtypes)
+                             self.data_names, self.data_dtypes, {**(self.data or {}), **arrays})
 
 
-def compile_model(model) -> CompiledModel:
-    """Compile ``model``'s log density and gradient (PyTensor C backend) for nutpie.
+#: Below this many iterations in total, "auto" compiles with the C backend (fast to compile,
+#: slower per gradient); at or above it with numba (about a minute to compile, several times
+#: faster per gradient). Measured on the shared 2-core machine; see bench/results.md.
+AUTO_NUMBA_ITERATIONS: int = 4000
+
+
+def choose_backend(backend: str, *, draws: int, tune: int, chains: int) -> str:
+    """Resolve ``"auto"`` to ``"c"`` or ``"numba"`` by the run's total iterations."""
+    if backend == "auto":
+        return "numba" if (draws + tune) * chains >= AUTO_NUMBA_ITERATIONS else "c"
+    if backend not in ("c", "numba"):
+        raise ImrBayesError(f"unknown backend {backend!r}; valid: auto, c, numba")
+    return backend
+
+
+def compile_model(model, backend: str = "c") -> CompiledModel:
+    """Compile ``model``'s log density and gradient for nutpie.
 
     Parameters
     ----------
     model : pymc.Model
         A model whose data live in ``pm.Data`` containers and whose free variables are all
         continuous.
+    backend : {"c", "numba"}
+        ``c``: PyTensor's C backend behind nutpie's Python-function interface (compiles in
+        seconds, cached on disk). ``numba``: nutpie's own compiler (slow to compile, faster
+        per gradient evaluation).
     """
+    from pytensor.tensor.sharedvar import TensorSharedVariable
+
+    if backend == "numba":
+        import nutpie
+
+        data_vars = [v for v in model.named_vars.values()
+                     if isinstance(v, TensorSharedVariable)]
+        return CompiledModel(nutpie.compile_pymc_model(model), model,
+                             tuple(v.name for v in data_vars),
+                             {v.name: str(v.dtype) for v in data_vars})
+    if backend != "c":
+        raise ImrBayesError(f"unknown backend {backend!r}; valid: c, numba")
     import pytensor
     import pytensor.tensor as pt
     from nutpie.compiled_pyfunc import from_pyfunc
     from pymc.initial_point import make_initial_point_fn
     from pytensor.graph import clone_replace
-    from pytensor.tensor.sharedvar import TensorSharedVariable
 
     free = list(model.free_RVs)
     values = [model.rvs_to_values[v] for v in free]
@@ -99,14 +130,16 @@ def compile_model(model) -> CompiledModel:
     logp_fn = pytensor.function([joined, *data_inputs], [logp_r, grad_r], mode="FAST_RUN",
                                 on_unused_input="ignore")
 
-    # Trace the free variables on their constrained scale.
+    # Trace the free variables on their constrained scale, and the deterministics.
     names = [v.name for v in free]
     by_name = {u.name: u for u in model.unobserved_value_vars}
-    constrained = [by_name[n] for n in names]
-    expand_out = clone_replace(constrained, replace)
+    names += [d.name for d in model.deterministics if d.name in by_name]
+    expand_out = clone_replace([by_name[n] for n in names], replace)
     expand_fn = pytensor.function([joined, *data_inputs], expand_out, mode="FAST_RUN",
                                   on_unused_input="ignore")
-    rv_shapes = shapes  # transforms of these models (log) keep the shape
+    x0 = np.concatenate([np.ravel(point[v.name]) for v in values]).astype("float64")
+    data0 = [np.ascontiguousarray(v.get_value()) for v in data_vars]
+    rv_shapes = [tuple(np.shape(o)) for o in expand_fn(x0, *data0)]
 
     init = make_initial_point_fn(model=model, jitter_rvs=set(free), return_transformed=True)
     lock = threading.Lock()  # the PyMC initial-point function is not thread-safe
@@ -139,7 +172,7 @@ def compile_model(model) -> CompiledModel:
 
     dims = {n: tuple(model.named_vars_to_dims.get(n, ())) for n in names}
     dims = {n: d for n, d in dims.items() if d}
-    coords = {k: list(v) for k, v in model.coords.items() if v is not None}
+    coords = {k: [str(x) for x in v] for k, v in model.coords.items() if v is not None}
     coords = {k: v for k, v in coords.items() if any(k in d for d in dims.values())}
     nutpie_model = from_pyfunc(
         ndim=n_dim, make_logp_fn=make_logp_func, make_expand_fn=make_expand_func,
@@ -176,9 +209,9 @@ def sample(compiled: CompiledModel, *, draws: int, tune: int, chains: int, cores
     if sampler == "pymc":
         import pymc as pm
 
-        data = compiled.nutpie_model._shared_data
         with compiled.pymc_model:
-            pm.set_data(data)
+            if compiled.data:
+                pm.set_data(compiled.data)
             return pm.sample(draws=draws, tune=tune, chains=chains, cores=min(cores, chains),
                              random_seed=seed, progressbar=False, nuts_sampler="pymc",
                              target_accept=target_accept, compute_convergence_checks=False)
