@@ -76,3 +76,18 @@ def test_native_and_statsmodels_optimisers_agree(reml):
     assert np.allclose(ca["se"], cb["se"], rtol=1e-5)
     assert np.allclose(ca["df"], cb["df"], rtol=1e-3)
     assert a.loglik == pytest.approx(b.loglik, abs=1e-7)
+
+
+def test_df_methods():
+    df = contract_frame(missing=0.1)
+    sat = fit_lmm(df, "imrs_client").coefficients
+    res = fit_lmm(df, "imrs_client", df_method="residual")
+    nor = fit_lmm(df, "imrs_client", df_method="normal").coefficients
+    assert np.allclose(sat["b"], nor["b"]) and np.allclose(sat["se"], nor["se"])
+    assert (res.coefficients["df"] == res.n_obs - 4).all()
+    assert np.isinf(nor["df"]).all()
+    # normal quantile: CI half-width 1.959964 SE; Satterthwaite t is wider
+    assert np.allclose(nor["ci_high"] - nor["b"], 1.959963985 * nor["se"])
+    assert ((sat["ci_high"] - sat["b"]) > (nor["ci_high"] - nor["b"])).all()
+    with pytest.raises(ImrBayesError, match="satterthwaite"):
+        fit_lmm(df, "imrs_client", df_method="kenward-roger")

@@ -519,7 +519,8 @@ def fit_mixed(
     inference : bool
         Compute Satterthwaite df (default). ``False`` skips the numerical derivatives
         (for AIC comparisons that only need the likelihood); ``df`` is then ``n - p``
-        and ``df_method`` says ``"residual"``.
+        and ``df_method`` says ``"residual"``. The derivatives are also skipped when
+        ``df_method`` is not ``"satterthwaite"`` (F contrasts then use ``n - p``).
 
     Returns
     -------
@@ -592,7 +593,8 @@ def fit_mixed(
         problems.append("singular fit: a random-effect variance is estimated at ~0 "
                         "(boundary of the parameter space)")
     with np.errstate(all="ignore"):
-        problems += engine.set_estimates(psi, s2, satterthwaite=inference)
+        problems += engine.set_estimates(
+            psi, s2, satterthwaite=inference and df_method == "satterthwaite")
     if not inference and df_method == "satterthwaite":
         df_method = "residual"
     status = "ok" if converged else "not_converged"
