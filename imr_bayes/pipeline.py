@@ -61,11 +61,16 @@ ProgressCallback = Callable[[ProgressEvent], None]
 
 @dataclass(frozen=True)
 class Figure:
-    """A rendered figure: PNG bytes plus the caption shown under it."""
+    """A rendered figure: PNG bytes, the caption shown under it, and an optional group.
+
+    Consecutive figures of one non-empty ``group`` are folded together in the page under the
+    group's title (e.g. the diagnostic plots of one fit).
+    """
 
     name: str
     caption: str
     png: bytes
+    group: str = ""
 
 
 @dataclass
@@ -90,6 +95,8 @@ class SectionResult:
         Machine-readable key results copied into ``summary.json``.
     files : dict of str to callable
         Extra outputs: relative path -> function writing that file (e.g. netCDF posteriors).
+    seconds : float
+        Wall time of the section (set by :func:`run`).
     """
 
     status: Status = "ok"
@@ -99,6 +106,7 @@ class SectionResult:
     text: list[str] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     files: dict[str, Callable[[Path], None]] = field(default_factory=dict)
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -222,6 +230,9 @@ SECTIONS: tuple[Section, ...] = (
     Section("comparison", "Posterior versus frequentist versus published",
             ("imr_bayes.compare", "imr_bayes.bayes.api"),
             "imr_bayes.report.sections:comparison"),
+    Section("multiplicity", "Multiplicity: partial pooling across outcomes versus BH",
+            ("imr_bayes.multiplicity:partial_pooling", "imr_bayes.multiplicity:compare_with_bh",
+             "imr_bayes.published"), "imr_bayes.report.sections:multiplicity"),
     Section("provenance", "Provenance", (), "imr_bayes.report.sections:provenance"),
     Section("barg", "Bayesian Analysis Reporting Guidelines (Kruschke 2021) checklist", (),
             "imr_bayes.report.sections:barg_checklist"),
@@ -343,6 +354,7 @@ def run(
     collected: list[tuple[Section, SectionResult]] = []
     for section in SECTIONS:
         notify(ProgressEvent("start", "overall", label=section.title))
+        t_section = time.perf_counter()
         missing = _missing_module(section.requires)
         if missing:
             result = SectionResult(
@@ -359,6 +371,7 @@ def run(
                     raise
                 first = (str(exc).splitlines() or [""])[0]
                 result = SectionResult(status="failed", message=f"{type(exc).__name__}: {first}")
+        result.seconds = time.perf_counter() - t_section
         ctx.results[section.key] = result
         collected.append((section, result))
         notify(ProgressEvent("advance", "overall", label=section.title))

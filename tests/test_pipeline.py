@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import sys
 import types
 
@@ -86,6 +88,10 @@ def test_report_folder_holds_page_tables_and_summary(fake_registry, tmp_path):
     assert by_key["broken"]["status"] == "failed"
     assert summary["settings"]["sampling"] == pipeline.QUICK_SAMPLING
     assert "http://" not in html and "https://" not in html  # no network resources
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o777 & ~umask  # not the private tmp mode
+    assert stat.S_IMODE((folder / "index.html").stat().st_mode) == 0o666 & ~umask
 
 
 def test_interrupted_write_leaves_no_report_folder(fake_registry, tmp_path, monkeypatch):

@@ -158,9 +158,6 @@ class _StandInFit:
     effects: pd.DataFrame
     diagnostics: _Diag
 
-    def save(self, path):
-        self.idata["posterior"].to_dataset().drop_attrs().to_netcdf(path, engine="scipy")
-
 
 def _stand_in_fit(data, *, outcome, analysis, seed, chains, draws, tune, prior_set="default"):
     import arviz_base as azb
@@ -168,17 +165,20 @@ def _stand_in_fit(data, *, outcome, analysis, seed, chains, draws, tune, prior_s
     if outcome == "asi":
         raise RuntimeError("initial evaluation of model at starting point failed")
     rng = np.random.default_rng(seed)
+    terms = ["intercept", "time", "condition", "condition_x_time"]
+    beta = rng.normal(size=(chains, draws, len(terms)))
     idata = azb.from_dict({
-        "posterior": {"beta_condition_x_time": rng.normal(size=(chains, draws)),
+        "posterior": {"beta": beta, "beta_std": beta,
                       "sigma_residual": rng.gamma(5.0, size=(chains, draws))},
         "sample_stats": {"energy": rng.normal(size=(chains, draws)),
                          "diverging": np.zeros((chains, draws), dtype=bool)},
-    })
+        "observed_data": {"y": rng.normal(size=(6, 3))},
+    }, coords={"term": terms}, dims={"beta": ["term"], "beta_std": ["term"]})
     idata.attrs["spec_hash"] = "ab" * 32
     bad = outcome == "bsi"
-    table = pd.DataFrame({"r_hat": [1.0, 1.08 if bad else 1.0], "ess_bulk": [900.0, 50.0],
-                          "ess_tail": [800.0, 60.0], "mcse_mean": [0.01, 0.02]},
-                         index=pd.Index(["beta_condition_x_time", "sigma_residual"]))
+    table = pd.DataFrame({"parameter": ["beta[condition_x_time]", "sigma_residual"],
+                          "r_hat": [1.0, 1.08 if bad else 1.0], "ess_bulk": [900.0, 50.0],
+                          "ess_tail": [800.0, 60.0], "mcse_mean": [0.01, 0.02]})
     effects = pd.DataFrame({"analysis": [analysis], "outcome": [outcome],
                             "estimand": ["condition_x_time_d"], "mean": [0.1], "median": [0.1],
                             "sd": [0.05], "eti95_low": [0.0], "eti95_high": [0.2],
@@ -197,7 +197,8 @@ def test_fits_section_marks_errors_and_failed_diagnostics_and_keeps_the_rest(mon
     ctx.store["data"] = _toy_long()
     res = sections.bayesian_fits(ctx)
     assert res.status == "warning"
-    assert "1 of 3 fits raised an error; 1 failed their diagnostics" in res.message
+    assert res.message.startswith("1 of 3 fits raised an error; 1 of 3 fits failed their "
+                                  "diagnostics")
     diag = res.tables["diagnostics"].set_index("outcome")
     assert diag.loc["imrs_client", "status"] == "passed"
     assert diag.loc["bsi", "status"] == "FAILED diagnostics"
@@ -208,10 +209,17 @@ def test_fits_section_marks_errors_and_failed_diagnostics_and_keeps_the_rest(mon
     kinds = sorted(f.name for f in res.figures)
     assert kinds == sorted(f"itt__{o}__{k}" for o in ("imrs_client", "bsi")
                            for k in ("rank", "ess", "energy"))
-    assert any("FAILED" in f.caption for f in res.figures if "bsi" in f.name)
+    assert all("FAILED" in f.caption and "FAILED" in f.group
+               for f in res.figures if "bsi" in f.name)
+    assert len({f.group for f in res.figures}) == 2  # one folded group per fit
     assert sorted(res.files) == ["posteriors/itt__bsi.nc", "posteriors/itt__imrs_client.nc"]
     res.files["posteriors/itt__bsi.nc"](tmp_path / "x.nc")
-    assert (tmp_path / "x.nc").stat().st_size > 0
+    import xarray as xr
+
+    with xr.open_datatree(tmp_path / "x.nc", engine="h5netcdf") as saved:
+        # posterior and sample stats only: no participant-level observed data
+        assert set(saved.children) == {"posterior", "sample_stats"}
+        assert saved.attrs["spec_hash"] == "ab" * 32
     model_events = [e for e in events if e.scope == "models"]
     assert model_events[0].kind == "plan" and model_events[0].total == 3
     assert sum(e.kind == "advance" for e in model_events) == 3
@@ -228,6 +236,9 @@ def test_diagnostic_variables_pick_fixed_effects_and_sds():
     idata = azb.from_dict({"posterior": {n: rng.normal(size=(2, 20)) for n in
                                          ("beta_time", "sigma_group", "group_raw")}})
     assert sections.diagnostic_variables(idata) == ["beta_time", "sigma_group"]
+    idata = azb.from_dict({"posterior": {n: rng.normal(size=(2, 20)) for n in
+                                         ("beta", "beta_std", "sigma_residual")}})
+    assert sections.diagnostic_variables(idata) == ["beta", "sigma_residual"]
 
 
 def test_prior_sensitivity_refits_under_each_prior_set_with_its_own_bf(monkeypatch):

@@ -101,7 +101,8 @@ def plot_forest(data: pd.DataFrame, *, title: str = "") -> MplFigure:
     ax.axvline(0, color="#888888", lw=0.8, ls="--")
     ax.set_yticks(range(len(labels)), labels)
     ax.invert_yaxis()
-    ax.set_xlabel("condition x time per year, in pooled baseline SDs (positive favours IMR)")
+    ax.set_xlabel("condition x time per time step, in pooled baseline SDs "
+                  "(positive favours IMR)")
     ax.legend(loc="lower right", fontsize=8, frameon=False)
     if title:
         ax.set_title(title, fontsize=10)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import os
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -80,6 +81,18 @@ def _clean_json(value: Any) -> Any:
     return value
 
 
+def _figure_groups(figures: list) -> list[dict[str, Any]]:
+    """Group consecutive figures of one non-empty ``group`` for folding in the page."""
+    out: list[dict[str, Any]] = []
+    for fig in figures:
+        item = {"caption": fig.caption, "b64": base64.b64encode(fig.png).decode("ascii")}
+        if out and fig.group and out[-1]["group"] == fig.group:
+            out[-1]["items"].append(item)
+        else:
+            out.append({"group": fig.group, "items": [item]})
+    return out
+
+
 def _ordered(sections: list[tuple[Section, SectionResult]]) -> list[tuple[Section, SectionResult]]:
     first = [s for s in sections if s[0].key in PAGE_FIRST]
     return first + [s for s in sections if s[0].key not in PAGE_FIRST]
@@ -106,10 +119,7 @@ def render(result: RunResult) -> str:
             }
             for name, df in res.tables.items()
         ]
-        figures = [
-            {"caption": f.caption, "b64": base64.b64encode(f.png).decode("ascii")}
-            for f in res.figures
-        ]
+        figures = _figure_groups(res.figures)
         entry = {
             "key": sec.key, "title": sec.title, "status": res.status,
             "status_label": STATUS_LABELS[res.status], "message": res.message,
@@ -156,6 +166,7 @@ def summary(result: RunResult) -> dict[str, Any]:
                 "title": sec.title,
                 "status": res.status,
                 "message": res.message,
+                "seconds": round(res.seconds, 1),
                 "tables": [f"tables/{sec.key}__{name}.csv" for name in res.tables],
                 "figures": [f"figures/{sec.key}__{f.name}.png" for f in res.figures],
                 "files": sorted(res.files),
@@ -164,6 +175,14 @@ def summary(result: RunResult) -> dict[str, Any]:
             for sec, res in result.sections
         ],
     })
+
+
+def _readable(folder: Path) -> None:
+    """Give the report the usual permissions (temporary files and folders are private)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in [folder, *folder.rglob("*")]:
+        path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
 
 
 def write_report(result: RunResult, out_dir: str | Path) -> Path:
@@ -190,4 +209,5 @@ def write_report(result: RunResult, out_dir: str | Path) -> Path:
         )
         # index.html last: its presence marks a complete report inside the folder as well.
         (tmp / "index.html").write_text(render(result), encoding="utf-8")
+        _readable(tmp)
     return target

@@ -138,17 +138,44 @@ def barg_checklist(ctx: RunContext) -> SectionResult:
     )
 
 
-def _png_figure(name: str, caption: str, fig) -> Figure:
+def _png_figure(name: str, caption: str, fig, group: str = "") -> Figure:
     from imr_bayes.pipeline import Figure
     from imr_bayes.report.figures import to_png
 
-    return Figure(name=name, caption=caption, png=to_png(fig))
+    return Figure(name=name, caption=caption, png=to_png(fig), group=group)
 
 
 def diagnostic_variables(idata) -> list[str]:
-    """Return the posterior variables shown in diagnostic figures (fixed effects and SDs)."""
+    """Return the posterior variables shown in diagnostic figures (fixed effects and SDs).
+
+    Standardized copies (``*_std``) are left out: they are deterministic rescalings with the
+    same ranks and ESS as their originals.
+    """
     names = list(idata["posterior"].data_vars)
-    return [v for v in names if v.startswith(("beta", "sigma"))] or names[:4]
+    chosen = [v for v in names if v.startswith(("beta", "sigma")) and not v.endswith("_std")]
+    return chosen or names[:4]
+
+
+#: Groups of a fit written to ``posteriors/*.nc``. Observed and constant data and the
+#: pointwise log-likelihood are participant-level and stay out of the report folder.
+POSTERIOR_GROUPS: tuple[str, ...] = ("posterior", "sample_stats")
+
+
+def posterior_writer(idata):
+    """Return a function writing the fit's :data:`POSTERIOR_GROUPS` (with attrs) as netCDF."""
+    import xarray as xr
+
+    from imr_bayes.atomic import atomic_path
+
+    groups = {g: idata[g].to_dataset() for g in POSTERIOR_GROUPS if g in idata.children}
+    tree = xr.DataTree.from_dict(groups)
+    tree.attrs = dict(idata.attrs)
+
+    def write(path) -> None:
+        with atomic_path(path) as tmp:
+            tree.to_netcdf(tmp, engine="h5netcdf")
+
+    return write
 
 
 def _fit_row(analysis: str, outcome: str, fit, seconds: float) -> dict[str, object]:
@@ -214,14 +241,16 @@ def bayesian_fits(ctx: RunContext) -> SectionResult:
         params.insert(0, "outcome", outcome)
         params.insert(0, "analysis", analysis)
         param_tables.append(params)
-        files[f"posteriors/{analysis}__{outcome}.nc"] = fit.save
+        files[f"posteriors/{analysis}__{outcome}.nc"] = posterior_writer(fit.idata)
+        label = f"{analysis}, {outcome_registry.get(outcome).abbreviation}"
+        verdict = "passed" if fit.diagnostics.passed else "FAILED its diagnostics"
         for kind, fig in diagnostic_figures(fit.idata, diagnostic_variables(fit.idata)).items():
             figures.append(_png_figure(
                 f"{analysis}__{outcome}__{kind}",
-                f"{kind.upper() if kind == 'ess' else kind.capitalize()} plot: {analysis}, "
-                f"{outcome_registry.get(outcome).abbreviation}"
-                + (" (fit FAILED its diagnostics)" if not fit.diagnostics.passed else ""),
+                f"{kind.upper() if kind == 'ess' else kind.capitalize()} plot: {label} "
+                f"(fit {verdict})",
                 fig,
+                group=f"ArviZ diagnostic plots: {label} (fit {verdict})",
             ))
         ctx.progress(ProgressEvent("advance", "models"))
     ctx.progress(ProgressEvent("finish", "models"))
@@ -243,8 +272,11 @@ def bayesian_fits(ctx: RunContext) -> SectionResult:
         status, message = "failed", f"all {n_error} fits raised an error"
     elif n_error or n_bad:
         status = "warning"
-        message = (f"{n_error} of {len(jobs)} fits raised an error; {n_bad} failed their "
-                   "diagnostics (R-hat, ESS, divergences or E-BFMI thresholds of the spec)")
+        parts = [f"{n} of {len(jobs)} fits {what}" for n, what in (
+            (n_error, "raised an error"),
+            (n_bad, "failed their diagnostics (R-hat, ESS, divergence or E-BFMI thresholds "
+                    "of the spec)")) if n]
+        message = "; ".join(parts)
         if settings.quick:
             message += "; --quick draws too few samples to meet the ESS thresholds"
     text = [f"{len(fits)} fits: {sampling['chains']} chains x {sampling['draws']} draws after "
@@ -470,6 +502,16 @@ def _describe_prior(prior: dict) -> str:
     return f"{prior['dist']}({args})"
 
 
+def _std_slope(fit):
+    """Draws of the standardized condition x time coefficient (the priors' scale), or None."""
+    import numpy as np
+
+    post = fit.idata["posterior"]
+    if "beta_std" not in post.data_vars or "condition_x_time" not in post["term"].values:
+        return None
+    return np.asarray(post["beta_std"].sel(term="condition_x_time")).ravel()
+
+
 def prior_sensitivity(ctx: RunContext) -> SectionResult:
     """Refit the primary outcome under every prior set; compare condition x time and BF10.
 
@@ -486,7 +528,7 @@ def prior_sensitivity(ctx: RunContext) -> SectionResult:
     fits = ctx.store.get("fits", {})
     outcome = outcome_registry.PRIMARY
     candidates = [(a, f) for (a, o), f in fits.items()
-                  if o == outcome and "beta_condition_x_time" in f.idata["posterior"].data_vars]
+                  if o == outcome and _std_slope(f) is not None]
     if not candidates:
         return _result(status="unavailable",
                        message=f"needs a fit of {outcome} with a linear condition x time term")
@@ -502,7 +544,7 @@ def prior_sensitivity(ctx: RunContext) -> SectionResult:
             ctx.data, outcome=outcome, analysis=analysis, prior_set=name,
             seed=ctx.settings.seed, **ctx.settings.sampling)
         prior = spec.load_prior_set(name).priors["condition_x_time"].resolved(direction)
-        draws = np.asarray(fit.idata["posterior"]["beta_condition_x_time"]).ravel()
+        draws = _std_slope(fit)
         low, high = indices.eti(draws)
         rows.append({
             "prior_set": name,
@@ -538,4 +580,77 @@ def prior_sensitivity(ctx: RunContext) -> SectionResult:
               f"each prior set. BF10 is the Savage-Dickey Bayes factor of condition x time "
               "against 0 (prior density / posterior density at 0)."],
         summary={"prior_sets": table.to_dict(orient="records")},
+    )
+
+
+def _pooling_plot_data(table: pd.DataFrame) -> pd.DataFrame:
+    """Unpooled (estimate +/- 1.96 SE) and pooled (posterior 95 % ETI) rows for plot_forest."""
+    from scipy import stats
+
+    from imr_bayes.constants import CI_LEVEL
+
+    z = float(stats.norm.ppf(0.5 + CI_LEVEL / 2))
+    labels = [outcome_registry.get(o).abbreviation for o in table["outcome"]]
+    unpooled = pd.DataFrame({
+        "outcome": table["outcome"], "label": labels, "source": "unpooled",
+        "estimate": table["benefit_d"], "low": table["benefit_d"] - z * table["se_d"],
+        "high": table["benefit_d"] + z * table["se_d"],
+    })
+    pooled = pd.DataFrame({
+        "outcome": table["outcome"], "label": labels, "source": "partially pooled",
+        "estimate": table["post_mean"], "low": table["eti95_low"], "high": table["eti95_high"],
+    })
+    return pd.concat([unpooled, pooled], ignore_index=True)
+
+
+def multiplicity(ctx: RunContext) -> SectionResult:
+    """Pool the standardized effects across outcomes partially; set them beside BH.
+
+    Pools the published 18-month IMR - CAU differences (Table 3, all 12 outcomes), the
+    published condition x time coefficients (Table 2, BH family of all 12 outcomes) and,
+    when Bayesian fits exist, their standardized condition x time posteriors.
+    """
+    from imr_bayes import multiplicity as mult
+    from imr_bayes.report.figures import plot_forest
+
+    sampling = ctx.settings.sampling
+    run = {"seed": ctx.settings.seed, **sampling}
+    tables, figures, problems = {}, [], []
+    inputs = {
+        "published_18m_difference": mult.published_effects("itt",
+                                                           estimand="followup_difference"),
+        "published_condition_x_time": mult.published_effects("itt"),
+    }
+    fits = ctx.store.get("fits", {})
+    by_analysis: dict[str, list[pd.DataFrame]] = {}
+    for (analysis, _), fit in fits.items():
+        by_analysis.setdefault(analysis, []).append(fit.effects)
+    for analysis, frames in by_analysis.items():
+        effects = pd.concat(frames, ignore_index=True)
+        if (effects["estimand"] == "condition_x_time_d").sum() >= 3:
+            inputs[f"fits_{analysis}"] = mult.effects_from_fits(effects)
+    for name, effects in inputs.items():
+        result = mult.partial_pooling(effects, **run)
+        tables[f"{name}_pooled"] = result.table
+        tables[f"{name}_hyper"] = result.hyper
+        if "p" in effects.columns:
+            pvalues = effects.set_index("outcome")["p"]
+            tables[f"{name}_versus_bh"] = mult.compare_with_bh(
+                result, pvalues[result.table["outcome"]], family_size=len(effects))
+        if not result.diagnostics.passed:
+            problems.append(f"{name}: " + "; ".join(result.diagnostics.problems))
+        figures.append(_png_figure(
+            f"pooling_{name}",
+            f"Partial pooling across outcomes ({name.replace('_', ' ')}): unpooled estimate "
+            "+/- 1.96 SE beside the partially pooled posterior 95 % ETI, standardized, "
+            "positive favours IMR.",
+            plot_forest(_pooling_plot_data(result.table), title=name.replace("_", " ")),
+        ))
+    return _result(
+        status="warning" if problems else "ok",
+        message="pooling fit(s) failed diagnostics: " + " | ".join(problems) if problems else "",
+        tables=tables, figures=figures,
+        text=["Hierarchical model of the standardized effects across outcomes (Gelman, Hill & "
+              "Yajima 2012): theta_k ~ N(mu, tau); see docs/multiplicity.md. The BH tables set "
+              "the pooled conclusion beside the Benjamini-Hochberg-adjusted frequentist one."],
     )
