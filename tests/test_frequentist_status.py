@@ -106,3 +106,15 @@ def test_hospitalization_without_variation_in_length_of_stay():
     test = res.length_of_stay.set_index("arm").loc["imr vs cau"]
     assert test["status"] == "too_few_observations"
     assert "Mann-Whitney" in test["warning"]
+
+
+def test_cohens_d_without_an_sd_says_why():
+    from imr_bayes.frequentist import marginal_means
+
+    df = contract_frame()
+    # every 18-month score identical: the pooled SD at that time is 0
+    df.loc[df["time"] == 2, "imrs_client"] = 3.0
+    mm = marginal_means(df, "imrs_client").set_index(["arm", "time"])
+    row = mm.loc[("imr", 2)]
+    assert np.isnan(row["d"]) and "Cohen's d not computed" in row["warning"]
+    assert np.isfinite(mm.loc[("imr", 1), "d"])

@@ -122,8 +122,13 @@ def marginal_means(
                     dif, dse, ddf = fit.linear_combination(w)
                     dcrit = stats.t.ppf(0.5 + level / 2, ddf)
                     rec.update(diff=dif, diff_se=dse, diff_ci_low=dif - dcrit * dse,
-                               diff_ci_high=dif + dcrit * dse,
-                               d=dif / sd if sd and np.isfinite(sd) and sd > 0 else np.nan)
+                               diff_ci_high=dif + dcrit * dse)
+                    if np.isfinite(sd) and sd > 0:
+                        rec["d"] = dif / sd
+                    else:
+                        rec["d"] = np.nan
+                        note = f"Cohen's d not computed: the {d_sd} SD at time {t} is undefined"
+                        rec["warning"] = "; ".join(w for w in (warning, note) if w)
             out.append(rec)
     frame = pd.DataFrame(out)
     return frame.reindex(columns=list(MEANS_COLUMNS))
