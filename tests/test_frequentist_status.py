@@ -118,3 +118,15 @@ def test_cohens_d_without_an_sd_says_why():
     row = mm.loc[("imr", 2)]
     assert np.isnan(row["d"]) and "Cohen's d not computed" in row["warning"]
     assert np.isfinite(mm.loc[("imr", 1), "d"])
+
+
+def test_hospitalization_without_any_data():
+    df = contract_frame()
+    for c in ("hosp_before", "hosp_after"):
+        df[c] = pd.array([pd.NA] * len(df), dtype="Int64")
+    df["los_before"] = np.nan
+    df["los_after"] = np.nan
+    res = hospitalization(df)
+    assert res.odds_ratio.loc[0, "status"] == "too_few_observations"
+    assert (res.length_of_stay["status"] == "too_few_observations").all()
+    assert (res.length_of_stay["warning"] != "").all()

@@ -80,7 +80,10 @@ def hospitalization(data: pd.DataFrame) -> HospitalizationResult:
     for arm, v in groups.items():
         rows.append({"arm": arm, "n": v.size, "mean": v.mean() if v.size else np.nan,
                      "sd": v.std(ddof=1) if v.size > 1 else np.nan,
-                     "median": np.median(v) if v.size else np.nan})
+                     "median": np.median(v) if v.size else np.nan,
+                     "status": "ok" if v.size > 1 else "too_few_observations",
+                     "warning": "" if v.size > 1 else
+                     f"{v.size} length-of-stay difference(s) in arm {arm}"})
     a, b = groups["imr"], groups["cau"]
     test = {"arm": "imr vs cau", "n": a.size + b.size, "status": "ok", "warning": ""}
     if a.size and b.size and np.ptp(np.concatenate([a, b])) > 0:
@@ -98,6 +101,4 @@ def hospitalization(data: pd.DataFrame) -> HospitalizationResult:
     rows.append(test)
     cols = ["arm", "n", "mean", "sd", "median", "u", "u_imr", "z", "p", "status", "warning"]
     los_df = pd.DataFrame(rows).reindex(columns=cols)
-    los_df[["status", "warning"]] = los_df[["status", "warning"]].fillna({"status": "ok",
-                                                                          "warning": ""})
     return HospitalizationResult(odds_ratio=odds, length_of_stay=los_df, logit=logit)
