@@ -226,7 +226,8 @@ def lmm_variables(draws, panel, spec) -> dict[str, tuple[tuple[str, ...], np.nda
 
 def finish(data: pd.DataFrame, request, *, posterior, sample_stats, groups: dict[str, Any],
            effects: pd.DataFrame, var_names: list[str], priors: dict[str, Any],
-           n_rows: int, extra_attrs: dict[str, Any] | None = None):
+           n_rows: int, extra_attrs: dict[str, Any] | None = None,
+           outcome: str | None = None):
     """Assemble the DataTree (ITT provenance attrs), diagnose it, return the fit.
 
     Parameters
@@ -247,6 +248,8 @@ def finish(data: pd.DataFrame, request, *, posterior, sample_stats, groups: dict
         Rows used by the likelihood.
     extra_attrs : dict, optional
         Further root attrs (e.g. the non-randomized label).
+    outcome : str, optional
+        Outcome label of the fit when it is not ``request.outcome`` (e.g. ``hosp_after``).
     """
     import xarray as xr
 
@@ -256,10 +259,11 @@ def finish(data: pd.DataFrame, request, *, posterior, sample_stats, groups: dict
 
     spec = request.spec
     s = spec.sampler
+    outcome = outcome or request.outcome
     tree = xr.DataTree.from_dict({"posterior": posterior, "sample_stats": sample_stats,
                                   **groups})
     tree.attrs.update({
-        "analysis": request.analysis, "outcome": request.outcome,
+        "analysis": request.analysis, "outcome": outcome,
         "spec_hash": spec.sha256, "prior_set": request.prior_set.name,
         "prior_set_hash": spec_sha256(request.prior_set.model_dump(mode="json")),
         "data_hash": data_sha256(data), "seed": int(request.seed),
@@ -269,5 +273,5 @@ def finish(data: pd.DataFrame, request, *, posterior, sample_stats, groups: dict
         **(extra_attrs or {}),
     })
     diagnostics = diagnose(tree, var_names, spec.diagnostics)
-    return BayesianFit(analysis=request.analysis, outcome=request.outcome, idata=tree,
+    return BayesianFit(analysis=request.analysis, outcome=outcome, idata=tree,
                        effects=effects, diagnostics=diagnostics, spec=spec)

@@ -1,0 +1,453 @@
+"""Completion: the per-protocol counterpart (Tables 6-7) and the complier average causal effect.
+
+``analysis="completers"`` fits the ITT model (:mod:`imr_bayes.bayes.itt`) to the paper's
+per-protocol sample: IMR completers (attended >= 50 % of scheduled sessions) and *all*
+controls. Its treatment estimands are prefixed ``pp_`` (``pp_condition_x_time``). Completers
+are a selected group and the controls are not, so this contrast is not protected by
+randomization.
+
+``analysis="cace"`` keeps every randomized participant. It is principal stratification with
+one-sided noncompliance (Imbens & Rubin 1997): each participant is a complier (C = 1, would
+complete IMR if offered) or a never-taker (C = 0). C is observed in the IMR arm (the
+``completer`` flag) and latent in the control arm, where it is marginalised out of the
+likelihood as a two-component mixture (no discrete sampling). On the standardized scale,
+with the participant intercept integrated out as in the ITT fast path::
+
+    never-takers (both arms):  z_it = b0 + b1 t                          + u_i + e_it
+    compliers:                 z_it = b0 + b1 t + k0 + k1 t
+                                      + Z_i (a + tau t + [t > 0] g_j(i)) + u_i + e_it
+    P(C_i = 1) = logistic(c0 + w_i' c)       w_i: standardized baseline characteristics
+
+Never-takers have the same outcome model in both arms (exclusion restriction); compliers may
+differ from never-takers in level and trend (``k0``, ``k1``: the selection that biases the
+per-protocol contrast). ``tau`` is the CACE per time step (``cace_condition_x_time``): the
+effect of IMR on the compliers' slope. The compliance model is learned where compliance is
+observed (IMR arm) and, through the mixture, also from the controls' outcomes; randomization
+makes the strata equally distributed in both arms. ``g_j`` is the IMR-group effect of
+treated compliers after baseline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from imr_bayes import outcomes
+from imr_bayes.bayes import extension as ext
+from imr_bayes.errors import DataValidationError, SpecError
+from imr_bayes.outcomes import unknown_choice_message
+
+#: Baseline characteristics of the compliance model by default (Table 1; as in the
+#: paper's selective non-completion regression).
+COVARIATES: tuple[str, ...] = (
+    "age", "sex", "living_situation", "education", "native_country", "income", "onset",
+    "admissions", "hospitalization_length", "diagnosis_psychotic", "diagnosis_mood",
+    "diagnosis_personality",
+)
+_NUMERIC: tuple[str, ...] = ("age",)
+_MISSING_CODES: tuple[str, ...] = ("missing",)
+#: CACE parameters and the prior-set entry each one uses.
+CACE_TERMS: dict[str, str] = {
+    "intercept": "intercept", "time": "time", "complier": "condition",
+    "complier_x_time": "condition", "cace_condition": "condition",
+    "cace_condition_x_time": "condition_x_time",
+}
+#: Default priors of the compliance model (log-odds; covariates standardized).
+COMPLIANCE_PRIORS: dict[str, dict[str, Any]] = {
+    "compliance_intercept": {"dist": "Normal", "kwargs": {"mu": 0.0, "sigma": 1.5}},
+    "compliance_coef": {"dist": "Normal", "kwargs": {"mu": 0.0, "sigma": 1.0}},
+}
+COMPLETERS_OPTIONS: tuple[str, ...] = ()
+CACE_OPTIONS: tuple[str, ...] = ("priors", "covariates")
+
+
+# --------------------------------------------------------------------------- per-protocol
+def completers_sample(data: pd.DataFrame) -> pd.DataFrame:
+    """Rows of IMR completers and all controls (the paper's per-protocol sample).
+
+    Raises
+    ------
+    DataValidationError
+        If ``arm`` or ``completer`` is missing, or an IMR participant has no completer flag.
+    """
+    missing = [c for c in ("arm", "completer") if c not in data.columns]
+    if missing:
+        raise DataValidationError([f"missing column {c!r}" for c in missing])
+    imr = (data["arm"].astype(str) == "imr").to_numpy()
+    flag = data["completer"].astype("boolean")
+    if flag[imr].isna().any():
+        raise DataValidationError(["IMR rows with a missing 'completer' flag"])
+    return data[~imr | flag.fillna(False).to_numpy(bool)]
+
+
+def fit_completers(data: pd.DataFrame, request) -> Any:
+    """Fit the ITT model to IMR completers and all controls (Tables 6 and 7).
+
+    The spec's ``time`` gives linear (Table 6) or categorical (Table 7) time. Treatment
+    estimands are renamed ``pp_<name>`` (``pp_condition_x_time``, ``pp_condition_x_time_d``,
+    ...); arm x time means, differences and Cohen's d keep their ITT names.
+
+    Returns
+    -------
+    imr_bayes.bayes.api.BayesianFit
+    """
+    from imr_bayes.bayes.itt import fit_itt
+    from imr_bayes.provenance import data_sha256
+
+    ext.check_options(request.spec, COMPLETERS_OPTIONS)
+    fit = fit_itt(completers_sample(data), request)
+    eff = fit.effects.copy()
+    eff["estimand"] = [f"pp_{e}" if str(e).startswith("condition") else e
+                       for e in eff["estimand"]]
+    fit.idata.attrs.update({"data_hash": data_sha256(data),
+                            "sample": "IMR completers + all controls (per protocol)"})
+    return dataclasses.replace(fit, effects=eff)
+
+
+# --------------------------------------------------------------------------------- CACE
+def covariate_matrix(people: pd.DataFrame, covariates: tuple[str, ...]
+                     ) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Standardized baseline design of the compliance model (one row per participant).
+
+    Numeric characteristics are z-scored (missing -> 0, the mean); categorical ones become
+    dummies of every non-reference level (reference: the most frequent level; the
+    ``missing`` code counts as the reference), centred and scaled to unit SD. Columns that
+    are constant or duplicate an earlier column (e.g. admissions "none" and
+    hospitalization length "none") are dropped.
+
+    Raises
+    ------
+    DataValidationError
+        If a characteristic is not a column.
+    """
+    absent = [c for c in covariates if c not in people.columns]
+    if absent:
+        raise DataValidationError([f"missing column {c!r} (compliance covariate)"
+                                   for c in absent])
+    cols: dict[str, np.ndarray] = {}
+    for c in covariates:
+        if c in _NUMERIC:
+            cols[c] = pd.to_numeric(people[c], errors="coerce").to_numpy(float)
+            continue
+        v = people[c].astype("string")
+        v = v.mask(v.isin(_MISSING_CODES))
+        levels = v.dropna().value_counts()
+        if levels.empty:
+            continue
+        ref = sorted(levels.index[levels == levels.max()])[0]
+        for lev in sorted(levels.index):
+            if lev != ref:
+                cols[f"{c}[{lev}]"] = (v == lev).fillna(False).to_numpy(float)
+    names, out, seen = [], [], []
+    for name, x in cols.items():
+        x = x.copy()
+        x[~np.isfinite(x)] = np.nanmean(x) if np.isfinite(x).any() else 0.0
+        sd = x.std()
+        if not sd > 0:
+            continue
+        x = (x - x.mean()) / sd
+        if any(np.allclose(x, s) or np.allclose(x, -s) for s in seen):
+            continue
+        seen.append(x)
+        names.append(name)
+        out.append(x)
+    W = np.column_stack(out) if out else np.zeros((len(people), 0))
+    return W, tuple(names)
+
+
+@dataclasses.dataclass(frozen=True)
+class CacePanel:
+    """ITT panel plus the compliance data of the CACE model.
+
+    Attributes
+    ----------
+    panel : imr_bayes.bayes.itt.Panel
+    complier : ndarray, shape (P,)
+        Observed completion (1/0) in the IMR arm, 0 (unused) for controls.
+    W : ndarray, shape (P, K)
+        Standardized compliance covariates.
+    covariate_names : tuple of str
+    """
+
+    panel: Any
+    complier: np.ndarray
+    W: np.ndarray
+    covariate_names: tuple[str, ...]
+
+    def model_data(self) -> dict[str, np.ndarray]:
+        """Return the arrays the compiled CACE model reads."""
+        p = self.panel
+        return {"z": p.z, "mask": p.mask, "treated": p.treated, "complier_obs": self.complier,
+                "W": self.W, "group_idx": p.group_idx, "group_on": p.group_on}
+
+
+def make_cace_panel(data: pd.DataFrame, outcome: str, spec, covariates: tuple[str, ...]
+                    ) -> CacePanel:
+    """Build the CACE data of one outcome (participants with >= 1 observed value).
+
+    Raises
+    ------
+    DataValidationError
+        Missing columns, or an IMR participant without a completer flag.
+    """
+    from imr_bayes.bayes.itt import make_panel
+
+    if "completer" not in data.columns:
+        raise DataValidationError(["missing column 'completer'"])
+    panel = make_panel(data, outcome, spec)
+    people = data.drop_duplicates("participant_id").copy()
+    people.index = people["participant_id"].astype(str).to_numpy()
+    people = people.reindex(panel.participants)
+    flag = people["completer"].astype("boolean")
+    treated = panel.treated > 0
+    if flag[treated].isna().any():
+        raise DataValidationError(["IMR participants with a missing 'completer' flag"])
+    complier = np.where(treated, flag.fillna(False).to_numpy(bool), False).astype(float)
+    W, names = covariate_matrix(people, covariates)
+    return CacePanel(panel=panel, complier=complier, W=W, covariate_names=names)
+
+
+def build_cace_model(cp: CacePanel, spec, priors: dict[str, dict[str, Any]]):
+    """Build the PyMC CACE mixture model (participant intercept integrated out).
+
+    Parameters
+    ----------
+    cp : CacePanel
+    spec : AnalysisSpec
+        ``random.imr_group`` switches the IMR-group effect of treated compliers.
+    priors : dict
+        Resolved priors of :data:`CACE_TERMS`, the SD parameters and
+        :data:`COMPLIANCE_PRIORS`.
+
+    Returns
+    -------
+    pymc.Model
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    from imr_bayes.bayes.marginal import block_logp_pt
+    from imr_bayes.constants import TIMES
+
+    def prior(name: str, key: str, **kw: Any):
+        p = priors[key]
+        return getattr(pm, p["dist"])(name, **p["kwargs"], **kw)
+
+    coords = {"covariate": list(cp.covariate_names), "group": list(cp.panel.groups)}
+    with pm.Model(coords=coords) as model:
+        d = {k: pm.Data(k, v) for k, v in cp.model_data().items()}
+        b = {t: prior(t, t) for t in CACE_TERMS}
+        time = pt.as_tensor_variable(np.asarray(TIMES, dtype=float))[None, :]
+        z_ = d["treated"][:, None]
+        mu0 = b["intercept"] + b["time"] * time
+        mu1 = (mu0 + b["complier"] + b["complier_x_time"] * time
+               + z_ * (b["cace_condition"] + b["cace_condition_x_time"] * time))
+        if spec.random.imr_group:
+            sigma_group = prior("sigma_group", "sigma_group")
+            group_raw = pm.Normal("group_raw", 0.0, 1.0, dims="group")
+            mu1 = mu1 + d["group_on"] * (sigma_group * group_raw)[d["group_idx"]][:, None]
+        sigma_res = prior("sigma_residual", "sigma_residual")
+        sigma_part = prior("sigma_participant", "sigma_participant")
+        c0 = prior("compliance_intercept", "compliance_intercept")
+        c = prior("compliance_coef", "compliance_coef", dims="covariate")
+        rv = pt.ones(d["treated"].shape) * sigma_res**2
+        ll1 = block_logp_pt(d["z"] - mu1, d["mask"], rv, sigma_part**2)
+        ll0 = block_logp_pt(d["z"] - mu0, d["mask"], rv, sigma_part**2)
+        eta = c0 + pt.dot(d["W"], c)
+        lp1 = pt.log(pt.sigmoid(eta)) + ll1
+        lp0 = pt.log(pt.sigmoid(-eta)) + ll0
+        observed = d["complier_obs"] * lp1 + (1.0 - d["complier_obs"]) * lp0
+        mixture = pt.logaddexp(lp1, lp0)
+        pm.Potential("loglik", pt.switch(d["treated"] > 0, observed, mixture).sum())
+    return model
+
+
+def _cace_priors(request, spec) -> dict[str, dict[str, Any]]:
+    from imr_bayes.spec import priors_for
+
+    direction = outcomes.get(request.outcome).direction
+    sds = ("sigma_participant", "sigma_residual") + (
+        ("sigma_group",) if spec.random.imr_group else ())
+    base = priors_for(request.prior_set, tuple(set(CACE_TERMS.values())) + sds, direction)
+    priors = {t: base[p] for t, p in CACE_TERMS.items()}
+    priors.update({s: base[s] for s in sds})
+    priors.update(ext.option_priors(spec, COMPLIANCE_PRIORS))
+    return priors
+
+
+def _covariates(request) -> tuple[str, ...]:
+    given = request.options.get("covariates", request.spec.options.get("covariates"))
+    if given is None:
+        return COVARIATES
+    if isinstance(given, str):
+        given = (given,)
+    given = tuple(given)
+    for c in given:
+        if c not in COVARIATES:
+            raise SpecError(unknown_choice_message("compliance covariate", c, COVARIATES))
+    return given
+
+
+def cace_loglik(cp: CacePanel, draws: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-participant log-likelihood (standardized scale) and P(complier | data).
+
+    Parameters
+    ----------
+    cp : CacePanel
+    draws : dict
+        Flat draws ``(S, ...)`` of the model's variables.
+
+    Returns
+    -------
+    (loglik, p_complier) : ndarray, shape (S, P) each
+        ``p_complier`` is the posterior membership probability (observed 0/1 in the IMR
+        arm).
+    """
+    from imr_bayes.bayes.marginal import block_logp_np
+    from imr_bayes.constants import TIMES
+
+    p = cp.panel
+    t = np.asarray(TIMES, dtype=float)[None, None, :]
+    z_ = p.treated[None, :, None]
+
+    def col(name: str) -> np.ndarray:
+        return draws[name][:, None, None]
+
+    mu0 = col("intercept") + col("time") * t
+    mu1 = (mu0 + col("complier") + col("complier_x_time") * t
+           + z_ * (col("cace_condition") + col("cace_condition_x_time") * t))
+    if "group_raw" in draws:
+        g = draws["sigma_group"][:, None] * draws["group_raw"]
+        mu1 = mu1 + p.group_on[None] * g[:, p.group_idx][:, :, None]
+    rv = np.repeat((draws["sigma_residual"] ** 2)[:, None], len(p.participants), axis=1)
+    pv = draws["sigma_participant"] ** 2
+    ll1 = block_logp_np(p.z[None] - mu1, p.mask, rv, pv)
+    ll0 = block_logp_np(p.z[None] - mu0, p.mask, rv, pv)
+    eta = draws["compliance_intercept"][:, None] + draws["compliance_coef"] @ cp.W.T
+    lp1 = -np.logaddexp(0.0, -eta) + ll1
+    lp0 = -np.logaddexp(0.0, eta) + ll0
+    treated = p.treated[None, :] > 0
+    comp = cp.complier[None, :]
+    ll = np.where(treated, comp * lp1 + (1 - comp) * lp0, np.logaddexp(lp1, lp0))
+    post = np.where(treated, comp, np.exp(lp1 - np.logaddexp(lp1, lp0)))
+    return ll, post
+
+
+def fit_cace(data: pd.DataFrame, request) -> Any:
+    """Fit the CACE principal-stratification model to one outcome.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Contract long data (``completer`` and the baseline characteristics).
+    request : imr_bayes.bayes.analyses.FitRequest
+        ``options["covariates"]`` (or the spec's ``options.covariates``) selects the
+        compliance covariates among :data:`COVARIATES`.
+
+    Returns
+    -------
+    imr_bayes.bayes.api.BayesianFit
+        Effects ``cace_condition_x_time`` (raw, and ``_d`` in baseline SDs),
+        ``cace_condition``, ``complier_share``, ``itt_condition_x_time_implied``
+        (complier share x CACE), ``complier_x_time`` (complier - never-taker trend without
+        IMR: the selection behind the per-protocol bias).
+    """
+    import xarray as xr
+
+    from imr_bayes.bayes.effects import effects_frame, summarize_draws
+
+    spec = request.spec
+    ext.check_options(spec, CACE_OPTIONS)
+    if spec.sampler.engine != "marginal":
+        raise SpecError("the cace analysis integrates the participant intercept out; "
+                        "engine must be 'marginal'")
+    covariates = _covariates(request)
+    cp = make_cace_panel(data, request.outcome, spec, covariates)
+    priors = _cace_priors(request, spec)
+    key = {"model": "cace", "k": cp.W.shape[1], "groups": len(cp.panel.groups),
+           "imr_group": spec.random.imr_group, "priors": priors}
+    compiled = ext.compile_once(key, lambda: build_cace_model(cp, spec, priors))
+    compiled = compiled.with_data(cp.model_data())
+    post_raw, stats = ext.sample_posterior(compiled, spec, request.seed)
+    names = [*CACE_TERMS, "sigma_residual", "sigma_participant", "compliance_intercept",
+             "compliance_coef"] + (["sigma_group", "group_raw"] if spec.random.imr_group
+                                   else [])
+    draws = {n: ext.flat(post_raw, n) for n in names}
+    p = cp.panel
+    s, centre = p.scale, p.center
+    ll, p_comp = cace_loglik(cp, draws)
+    ll = ll - p.mask.sum(axis=1)[None] * np.log(s)
+    eta = draws["compliance_intercept"][:, None] + draws["compliance_coef"] @ cp.W.T
+    share = (1.0 / (1.0 + np.exp(-eta))).mean(axis=1)
+    coef = {t: draws[t] * s for t in CACE_TERMS}
+    coef["intercept"] = coef["intercept"] + centre
+    variables: dict[str, tuple[tuple[str, ...], np.ndarray]] = {
+        t: ((), v) for t, v in coef.items()}
+    variables.update({
+        "cace_condition_x_time_std": ((), draws["cace_condition_x_time"]),
+        "sigma_residual": ((), draws["sigma_residual"] * s),
+        "sigma_participant": ((), draws["sigma_participant"] * s),
+        "compliance_intercept": ((), draws["compliance_intercept"]),
+        "compliance_coef": (("covariate",), draws["compliance_coef"]),
+        "complier_share": ((), share),
+    })
+    if spec.random.imr_group:
+        variables["sigma_group"] = ((), draws["sigma_group"] * s)
+        variables["group_effect"] = (("group",),
+                                     draws["sigma_group"][:, None] * draws["group_raw"] * s)
+    posterior = ext.dataset(variables, post_raw, {"covariate": list(cp.covariate_names),
+                                                  "group": list(p.groups)})
+    direction = outcomes.get(request.outcome).direction
+    base = {"analysis": request.analysis, "outcome": request.outcome, "n_rows": p.n_rows,
+            "n_participants": len(p.participants)}
+    rows = [
+        {**base, "estimand": "cace_condition_x_time", "scale": "raw",
+         **summarize_draws(coef["cace_condition_x_time"], direction=direction)},
+        {**base, "estimand": "cace_condition_x_time_d", "scale": "d",
+         **summarize_draws(draws["cace_condition_x_time"], direction=direction)},
+        {**base, "estimand": "cace_condition", "scale": "raw",
+         **summarize_draws(coef["cace_condition"], direction=direction)},
+        {**base, "estimand": "itt_condition_x_time_implied", "scale": "raw",
+         **summarize_draws(share * coef["cace_condition_x_time"], direction=direction)},
+        {**base, "estimand": "complier_share", "scale": "probability",
+         **summarize_draws(share)},
+        {**base, "estimand": "complier", "scale": "raw",
+         **summarize_draws(coef["complier"])},
+        {**base, "estimand": "complier_x_time", "scale": "raw",
+         **summarize_draws(coef["complier_x_time"])},
+        {**base, "estimand": "intercept", "scale": "raw", **summarize_draws(coef["intercept"])},
+        {**base, "estimand": "time", "scale": "raw", **summarize_draws(coef["time"])},
+    ]
+    for name in ("sigma_participant", "sigma_group", "sigma_residual"):
+        if name in variables:
+            rows.append({**base, "estimand": name, "scale": "raw",
+                         **summarize_draws(variables[name][1])})
+    effects = effects_frame(rows)
+    controls = p.treated == 0
+    groups = {
+        "log_likelihood": xr.Dataset(
+            {"y": (("chain", "draw", "participant"), ext.chain_draw(ll, post_raw))},
+            coords={"participant": p.participants}),
+        "observed_data": xr.Dataset({"y": (("participant", "time"), p.y)},
+                                    coords={"participant": p.participants,
+                                            "time": [0, 1, 2]}),
+        "constant_data": xr.Dataset(
+            {"treated": ("participant", p.treated), "complier": ("participant", cp.complier),
+             "W": (("participant", "covariate"), cp.W),
+             "mask": (("participant", "time"), p.mask),
+             "center": ((), p.center), "scale": ((), p.scale),
+             "expected_control_compliers": ((), float(p_comp[:, controls].sum(axis=1).mean()))},
+            coords={"participant": p.participants, "time": [0, 1, 2],
+                    "covariate": list(cp.covariate_names)}),
+    }
+    var_names = [v for v in (*CACE_TERMS, "sigma_residual", "sigma_participant",
+                             "sigma_group", "compliance_intercept", "compliance_coef",
+                             "group_effect") if v in posterior]
+    return ext.finish(data, request, posterior=posterior, sample_stats=stats, groups=groups,
+                      effects=effects, var_names=var_names, priors=priors, n_rows=p.n_rows,
+                      extra_attrs={"covariates": ",".join(cp.covariate_names),
+                                   "sample": "all randomized (ITT); compliance latent in "
+                                             "the control arm"})
