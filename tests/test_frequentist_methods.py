@@ -111,3 +111,10 @@ def test_logit_drops_aliased_columns_and_says_so():
     coefs = fit.coefficients.set_index("term")
     assert np.isnan(coefs.loc["b_none", "b"]) and np.isfinite(coefs.loc["a_none", "b"])
     assert fit.lr_df == 2
+
+
+def test_versus_published_rejects_other_objects():
+    from imr_bayes.frequentist import versus_published
+
+    with pytest.raises(ImrBayesError, match="not dict"):
+        versus_published({})

@@ -120,6 +120,9 @@ def test_noncompletion_omnibus_comes_out(twin):
     assert o["status"] in {"ok", "separation", "not_converged"}
     if o["status"] != "ok":
         assert o["warning"]
+    v = versus_published(res).set_index("quantity")
+    assert v.loc["chi2", "published"] == 11.64 and v.loc["df", "published"] == 13
+    assert v.loc["chi2", "reproduced"] == pytest.approx(o["chi2"])
 
 
 def test_versus_published_inside_flag_is_na_without_a_ci(replications):

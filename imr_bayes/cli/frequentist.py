@@ -64,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     nonc = F.noncompletion(data)
     frames["noncompletion_omnibus"] = nonc.omnibus
     frames["noncompletion_coefficients"] = nonc.coefficients
+    frames["versus_published_noncompletion"] = F.versus_published(nonc)
     for outcome in ("imrs_client", "sers_sf"):
         fid = F.fidelity_analysis(data, outcome=outcome)
         frames[f"fidelity_{outcome}"] = fid.coefficients

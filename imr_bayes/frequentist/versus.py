@@ -8,6 +8,7 @@ import pandas as pd
 from imr_bayes.errors import ImrBayesError
 from imr_bayes.frequentist.fidelity import FidelityResult
 from imr_bayes.frequentist.hospitalization import HospitalizationResult
+from imr_bayes.frequentist.noncompletion import NoncompletionResult
 from imr_bayes.frequentist.replication import TABLES, Replication
 
 VERSUS_COLUMNS: tuple[str, ...] = (
@@ -138,14 +139,29 @@ def _hospitalization_rows(result: HospitalizationResult) -> list[dict]:
     return rows
 
 
-def versus_published(result: Replication | FidelityResult | HospitalizationResult
-                     ) -> pd.DataFrame:
+def _noncompletion_rows(result: NoncompletionResult) -> list[dict]:
+    from imr_bayes import published
+
+    text = published.text_results().set_index("key")["value"]
+    o = result.omnibus.iloc[0]
+    return [{"table": "Text (selective non-completion)", "outcome": "completer",
+             "cell": "omnibus", "quantity": q, "published": text.get(key, np.nan),
+             "reproduced": o[col], "status": o["status"]}
+            for q, key, col in (("chi2", "noncompletion_chi2", "chi2"),
+                                ("df", "noncompletion_chi2_df", "df"),
+                                ("p", "noncompletion_p", "p"))]
+
+
+def versus_published(
+    result: Replication | FidelityResult | HospitalizationResult | NoncompletionResult,
+) -> pd.DataFrame:
     """Set a reproduced result beside the published numbers.
 
     Parameters
     ----------
-    result : Replication, FidelityResult or HospitalizationResult
-        From :func:`replicate`, :func:`fidelity_analysis` or :func:`hospitalization`.
+    result : Replication, FidelityResult, HospitalizationResult or NoncompletionResult
+        From :func:`replicate`, :func:`fidelity_analysis`, :func:`hospitalization` or
+        :func:`noncompletion`.
 
     Returns
     -------
@@ -161,6 +177,8 @@ def versus_published(result: Replication | FidelityResult | HospitalizationResul
         return _finish(_fidelity_rows(result))
     if isinstance(result, HospitalizationResult):
         return _finish(_hospitalization_rows(result))
+    if isinstance(result, NoncompletionResult):
+        return _finish(_noncompletion_rows(result))
     raise ImrBayesError(
-        f"versus_published takes a Replication, FidelityResult or HospitalizationResult, "
-        f"not {type(result).__name__}")
+        "versus_published takes a Replication, FidelityResult, HospitalizationResult or "
+        f"NoncompletionResult, not {type(result).__name__}")
