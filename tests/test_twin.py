@@ -203,7 +203,8 @@ def test_same_seed_same_data_across_processes():
     code = ("from imr_bayes.data import simulate_twin; from imr_bayes.provenance import "
             "data_sha256; print(data_sha256(simulate_twin(seed=123, mode='random')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, env={"PYTHONHASHSEED": "977", "PATH": ""})
+                         check=True, env={"PYTHONHASHSEED": "977", "PATH": "",
+                                                     "OMP_NUM_THREADS": "1"})
     assert out.stdout.strip() == here
     assert data_sha256(simulate_twin(seed=124, mode="random")) != here
 
