@@ -91,3 +91,18 @@ def test_df_methods():
     assert ((sat["ci_high"] - sat["b"]) > (nor["ci_high"] - nor["b"])).all()
     with pytest.raises(ImrBayesError, match="satterthwaite"):
         fit_lmm(df, "imrs_client", df_method="kenward-roger")
+
+
+def test_satterthwaite_df_are_exact_in_a_balanced_split_plot():
+    # balanced, complete: between-participant contrasts (arm means at the mean time, t = 1)
+    # get G - 2 df, within-participant terms the within residual df G (T - 1) - 2
+    # (split-plot ANOVA, where the Satterthwaite df are exact)
+    fit = fit_lmm(contract_frame(n_imr=30, n_cau=20), "imrs_client")
+    df = fit.coefficients.set_index("term")["df"]
+    assert df["time"] == pytest.approx(98, abs=0.02)
+    assert df["condition_x_time"] == pytest.approx(98, abs=0.02)
+    # terms: intercept, time, condition, condition_x_time
+    assert fit.linear_combination(np.array([0, 0, 1, 1.0]))[2] == pytest.approx(48, abs=0.02)
+    assert fit.linear_combination(np.array([1, 1, 0, 0.0]))[2] == pytest.approx(48, abs=0.02)
+    # the t = 0 coefficients mix both strata, so their df lie in between
+    assert 48 < df["condition"] < 98 and 48 < df["intercept"] < 98
