@@ -457,3 +457,36 @@ def compare_with_bh(
     out["conclusion"] = [f"BH {word[bool(b)]}, pooled {word[bool(q)]}"
                          for b, q in zip(out["bh_detect"], out["pooled_detect"], strict=True)]
     return out.reset_index(drop=True)
+
+
+def plot_pooling(result: PartialPoolingResult, *, title: str | None = None, ax: Any = None
+                 ) -> Any:
+    """Draw no-pooling estimates beside their partial-pooling posteriors; return the figure.
+
+    Each outcome gets its input estimate with a 95 % normal interval (grey) and its
+    posterior mean with the 95 % ETI (blue); the dashed line is the posterior mean of mu.
+    The scale is the benefit-oriented standardized effect. The figure is never shown.
+    """
+    import matplotlib.pyplot as plt
+
+    table = result.table
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(table) + 2.0))
+    else:
+        fig = ax.figure
+    y = np.arange(len(table))[::-1]
+    z = _z(CI_LEVEL)
+    ax.errorbar(table["benefit_d"], y + 0.15, xerr=z * table["se_d"], fmt="o", color="0.55",
+                label="no pooling (estimate, 95 % CI)")
+    ax.errorbar(table["post_mean"], y - 0.15,
+                xerr=[table["post_mean"] - table["eti95_low"],
+                      table["eti95_high"] - table["post_mean"]],
+                fmt="o", color="tab:blue", label="partial pooling (mean, 95 % ETI)")
+    mu = float(result.hyper.set_index("parameter").loc["mu", "mean"])
+    ax.axvline(mu, color="tab:blue", linestyle="--", linewidth=0.8, label="posterior mean of mu")
+    ax.axvline(0.0, color="k", linewidth=0.6)
+    ax.set_yticks(y, table["outcome"])
+    ax.set_xlabel("standardized effect, positive = benefit (baseline SD units)")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, fontsize=8)
+    ax.set_title(title or "Partial pooling across outcomes")
+    return fig

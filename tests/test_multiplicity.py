@@ -145,3 +145,20 @@ def test_compare_with_bh_hand_computed(toy_fit):
 def test_same_seed_same_numbers(toy_fit):
     again = partial_pooling(TOY, oriented=True, **FAST)
     pd.testing.assert_frame_equal(again.table, toy_fit.table)
+
+
+def test_plot_pooling_returns_figure(toy_fit):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from imr_bayes.multiplicity import plot_pooling
+
+    fig = plot_pooling(toy_fit, title="toy")
+    try:
+        ax = fig.axes[0]
+        assert ax.get_title() == "toy"
+        assert [t.get_text() for t in ax.get_yticklabels()] == list("abcdef")
+    finally:
+        plt.close(fig)

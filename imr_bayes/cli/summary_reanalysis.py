@@ -19,7 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "combined with the reference, sceptical, neutral, enthusiastic and pessimistic "
             "priors scaled to the planned effect d = 0.40 (docs/summary_level.md). Writes "
             "summary_reanalysis.csv, sensitivity_*.csv and sensitivity_*.png to DIR "
-            "(with --pooling also partial_pooling.csv and partial_pooling_hyper.csv)."
+            "(with --pooling also partial_pooling.csv, partial_pooling_hyper.csv and "
+            "partial_pooling_*.png)."
         ),
     )
     parser.add_argument("--out", type=Path, default=Path("reports/summary_reanalysis"),
@@ -64,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
         if pooled is not None:
             pooled[0].to_csv(tmp / "partial_pooling.csv", index=False)
             pooled[1].to_csv(tmp / "partial_pooling_hyper.csv", index=False)
+            if not args.no_plots:
+                _draw_pooling(pooled[2], tmp)
         for stem, sample, outcome, estimand in HEATMAPS:
             est = estimates[(estimates["sample"] == sample) & (estimates["outcome"] == outcome)
                             & (estimates["estimand"] == estimand)].iloc[0]
@@ -102,8 +105,26 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _pooling() -> tuple[object, object]:
-    """Fit the multiplicity model to every published estimand x sample; two tidy frames."""
+def _draw_pooling(results: dict[str, object], folder: Path) -> None:
+    """Write one shrinkage plot per fitted estimand x sample."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from imr_bayes.multiplicity import plot_pooling
+
+    for name, result in results.items():
+        fig = plot_pooling(result, title=f"Partial pooling: {name.replace('_', ' ')}")
+        fig.savefig(folder / f"partial_pooling_{name}.png", dpi=120, bbox_inches="tight")
+        plt.close(fig)
+
+
+def _pooling() -> tuple[object, object, dict[str, object]]:
+    """Fit the multiplicity model to every published estimand x sample.
+
+    Returns the per-outcome table, the per-fit summary and the results by name.
+    """
     import pandas as pd
 
     from imr_bayes.multiplicity import (
@@ -113,11 +134,12 @@ def _pooling() -> tuple[object, object]:
         published_effects,
     )
 
-    tables, hyper = [], []
+    tables, hyper, results = [], [], {}
     for estimand in PUBLISHED_ESTIMANDS:
         for sample in ("itt", "completers"):
             eff = published_effects(sample, estimand=estimand)
             res = partial_pooling(eff)
+            results[f"{estimand}_{sample}"] = res
             bh = compare_with_bh(res, dict(zip(eff["outcome"], eff["p"], strict=True)),
                                  family_size=len(eff))
             tables.append(res.table.merge(bh.drop(columns=["p_benefit_unpooled"]), on="outcome")
@@ -131,4 +153,4 @@ def _pooling() -> tuple[object, object]:
                 "min_ess_bulk": d.min_ess_bulk, "divergences": d.divergences,
                 "diagnostics_passed": d.passed,
             })
-    return pd.concat(tables, ignore_index=True), pd.DataFrame(hyper)
+    return pd.concat(tables, ignore_index=True), pd.DataFrame(hyper), results
