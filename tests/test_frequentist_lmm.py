@@ -106,3 +106,17 @@ def test_satterthwaite_df_are_exact_in_a_balanced_split_plot():
     assert fit.linear_combination(np.array([1, 1, 0, 0.0]))[2] == pytest.approx(48, abs=0.02)
     # the t = 0 coefficients mix both strata, so their df lie in between
     assert 48 < df["condition"] < 98 and 48 < df["intercept"] < 98
+
+
+def test_multi_df_f_test_in_a_balanced_split_plot():
+    import pandas as pd
+    from scipy import stats
+
+    fit = fit_lmm(contract_frame(n_imr=30, n_cau=20), "imrs_client")
+    L = pd.DataFrame({"time": [1.0, 0.0], "condition_x_time": [0.0, 1.0]})
+    test = fit.contrast(L)
+    assert test.num_df == 2 and test.den_df == pytest.approx(98, abs=0.05)
+    b = fit.coefficients.set_index("term")["b"][["time", "condition_x_time"]].to_numpy()
+    C = fit.cov_fe.loc[["time", "condition_x_time"], ["time", "condition_x_time"]].to_numpy()
+    assert test.f == pytest.approx(b @ np.linalg.solve(C, b) / 2)
+    assert test.p == pytest.approx(stats.f.sf(test.f, 2, test.den_df))
