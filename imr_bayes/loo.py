@@ -1,0 +1,240 @@
+"""PSIS-LOO comparison of the ITT model with and without condition x time.
+
+The Bayesian analogue of the paper's AIC step (Tables 2 and 6, footnote b): the expected log
+predictive density of the ITT linear mixed model is estimated by Pareto-smoothed importance
+sampling leave-one-out cross-validation (Vehtari, Gelman & Gabry 2017; ``arviz_stats.loo``)
+with and without the condition x time term, and the difference is reported with its SE and
+the Pareto-k diagnostics.
+
+The pointwise log-likelihood of the fast path is one value per **participant block** (the
+participant intercept is integrated out), so this is leave-one-participant-out, the natural
+unit for predicting a new participant's trajectory.
+
+The ITT spec schema always includes condition x time (``imr_bayes.spec``), so the reduced
+model is built here through the analysis-extension API of the Bayesian engine
+(:func:`imr_bayes.bayes.extension.design_panel`, ``sample_lmm``, ``lmm_groups``): the same
+panel, priors, random effects and sampler, with the interaction column dropped from the
+design. Details: ``docs/ppc.md`` (section LOO).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from imr_bayes.constants import DEFAULT_SEED
+from imr_bayes.errors import ImrBayesError
+
+#: Pareto-k above which the PSIS estimate of a point is unreliable (Vehtari et al. 2024
+#: give 0.7 for S >= 2000 draws; the sample-size-dependent threshold is also reported).
+K_THRESHOLD: float = 0.7
+#: Columns of :attr:`LooComparison.table`.
+TABLE_COLUMNS: tuple[str, ...] = (
+    "model", "elpd_loo", "se", "p_loo", "elpd_diff", "diff_se", "weight", "n_points",
+    "n_k_gt_0_7", "share_k_gt_0_7", "max_k", "k_threshold",
+)
+
+
+@dataclass(frozen=True)
+class LooComparison:
+    """Result of :func:`compare_interaction`.
+
+    Attributes
+    ----------
+    outcome : str
+    table : pandas.DataFrame
+        One row per model (:data:`TABLE_COLUMNS`), best ELPD first; ``elpd_diff`` and
+        ``diff_se`` are relative to the best model (arviz-stats ``compare``).
+    elpd_diff : float
+        ELPD(with interaction) - ELPD(without); > 0 favours the interaction.
+    diff_se : float
+        SE of that difference (from the pointwise differences).
+    pareto_k : pandas.DataFrame
+        ``participant, k_with, k_without`` (no outcome values).
+    """
+
+    outcome: str
+    table: pd.DataFrame
+    elpd_diff: float
+    diff_se: float
+    pareto_k: pd.DataFrame
+
+    def summary(self) -> dict[str, Any]:
+        """Return the headline numbers as a plain dict (for reports and the CLI)."""
+        t = self.table.set_index("model")
+        return {"outcome": self.outcome, "elpd_diff": self.elpd_diff,
+                "diff_se": self.diff_se,
+                "share_k_gt_0_7_with": float(t.loc["with_interaction", "share_k_gt_0_7"]),
+                "share_k_gt_0_7_without": float(
+                    t.loc["without_interaction", "share_k_gt_0_7"])}
+
+
+def _drop_interaction(terms: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(t for t in terms if not t.startswith("condition_x_time"))
+
+
+def fit_without_interaction(data: pd.DataFrame, *, outcome: str = "imrs_client",
+                            analysis: str = "itt", prior_set: str | None = None,
+                            seed: int = DEFAULT_SEED, draws: int | None = None,
+                            tune: int | None = None, chains: int | None = None,
+                            cores: int | None = None) -> Any:
+    """Fit an ITT-type analysis with the condition x time term(s) removed.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Contract long data.
+    outcome : str
+    analysis : {"itt", "itt_categorical", "completers"}
+        The analysis whose model is reduced (same sample, random effects, priors, sampler).
+    prior_set : str, optional
+        Default: the spec's.
+    seed, draws, tune, chains, cores : int, optional
+        Sampler settings (default: the spec's).
+
+    Returns
+    -------
+    imr_bayes.bayes.api.BayesianFit
+        Analysis name ``<analysis>_no_interaction``; same groups as an ITT fit
+        (``posterior`` has ``beta``/``beta_std`` without the interaction).
+    """
+    from imr_bayes import outcomes
+    from imr_bayes import spec as spec_mod
+    from imr_bayes.bayes import extension as ext
+    from imr_bayes.bayes.analyses import FitRequest
+    from imr_bayes.bayes.itt import make_panel, sd_parameters
+
+    valid = ("itt", "itt_categorical", "completers")
+    if analysis not in valid:
+        raise ImrBayesError(outcomes.unknown_choice_message(
+            "analysis with a condition x time term to drop", analysis, valid))
+    outcomes.get(outcome)
+    spec = spec_mod.load_analysis(analysis)
+    raw = spec.model_dump(mode="python")
+    for key, val in (("draws", draws), ("tune", tune), ("chains", chains), ("cores", cores)):
+        if val is not None:
+            raw["sampler"][key] = val
+    spec = spec_mod.parse_analysis(raw, source=f"{analysis} without condition x time")
+    priors_set = spec_mod.load_prior_set(prior_set or spec.prior_set)
+    rows = data
+    if spec.sample == "completers":
+        from imr_bayes.bayes.completion import completers_sample
+
+        rows = completers_sample(data)
+    panel = make_panel(rows, outcome, spec)
+    terms = _drop_interaction(panel.terms)
+    keep = [panel.terms.index(t) for t in terms]
+    panel = ext.design_panel(panel, panel.X[:, :, keep], terms)
+    direction = outcomes.get(outcome).direction
+    priors = spec_mod.priors_for(priors_set, terms + sd_parameters(spec), direction)
+    name = f"{analysis}_no_interaction"
+    request = FitRequest(analysis=name, outcome=outcome, spec=spec, prior_set=priors_set,
+                         seed=int(seed))
+    draws_, post_raw, stats = ext.sample_lmm(panel, request, priors)
+    variables = ext.lmm_variables(draws_, panel, spec)
+    posterior = ext.dataset(variables, post_raw, {"term": list(terms),
+                                                  "group": list(panel.groups),
+                                                  "arm": ["imr", "cau"]})
+    groups = ext.lmm_groups(panel, draws_, post_raw, seed=int(seed),
+                            posterior_predictive=False)
+    var_names = [v for v in ("beta", "sigma_participant", "sigma_group", "sigma_residual")
+                 if v in posterior]
+    effects = pd.DataFrame(columns=["analysis", "outcome", "estimand"])
+    return ext.finish(data, request, posterior=posterior, sample_stats=stats, groups=groups,
+                      effects=effects, var_names=var_names, priors=priors,
+                      n_rows=panel.n_rows,
+                      extra_attrs={"reduced": "condition x time removed for PSIS-LOO"})
+
+
+def _elpd(fit: Any) -> Any:
+    import arviz_stats
+
+    tree = fit.idata
+    if "log_likelihood" not in tree.children:
+        raise ImrBayesError(f"fit {fit.analysis}/{fit.outcome} has no log_likelihood group")
+    return arviz_stats.loo(tree, var_name="y", pointwise=True)
+
+
+def _k(elpd: Any) -> np.ndarray:
+    return np.asarray(elpd.pareto_k, dtype=float).ravel()
+
+
+def compare_interaction(with_fit: Any, without_fit: Any) -> LooComparison:
+    """Compare two fits of one outcome by PSIS-LOO (per participant block).
+
+    Parameters
+    ----------
+    with_fit, without_fit : BayesianFit
+        The model with condition x time and the model without it, on the same data.
+
+    Returns
+    -------
+    LooComparison
+    """
+    import arviz_stats
+
+    if with_fit.outcome != without_fit.outcome:
+        raise ImrBayesError(f"fits are of different outcomes: {with_fit.outcome!r} and "
+                            f"{without_fit.outcome!r}")
+    ll_w = with_fit.idata["log_likelihood"]["y"]
+    ll_o = without_fit.idata["log_likelihood"]["y"]
+    if list(ll_w["participant"].values) != list(ll_o["participant"].values):
+        raise ImrBayesError("the two fits have different participants; LOO needs the same data")
+    loo_w, loo_o = _elpd(with_fit), _elpd(without_fit)
+    names = {"with_interaction": loo_w, "without_interaction": loo_o}
+    cmp = arviz_stats.compare(names, round_to="none")
+    diff = np.asarray(loo_w.elpd_i, dtype=float).ravel() - np.asarray(loo_o.elpd_i,
+                                                                      dtype=float).ravel()
+    n = diff.size
+    diff_se = float(np.sqrt(n * np.var(diff, ddof=1))) if n > 1 else float("nan")
+    rows = []
+    for model, res in names.items():
+        k = _k(res)
+        rows.append({
+            "model": model, "elpd_loo": float(res.elpd), "se": float(res.se),
+            "p_loo": float(res.p), "elpd_diff": float(cmp.loc[model, "elpd_diff"]),
+            "diff_se": float(cmp.loc[model, "dse"]), "weight": float(cmp.loc[model, "weight"]),
+            "n_points": int(k.size), "n_k_gt_0_7": int(np.sum(k > K_THRESHOLD)),
+            "share_k_gt_0_7": float(np.mean(k > K_THRESHOLD)), "max_k": float(np.max(k)),
+            "k_threshold": float(getattr(res, "good_k", K_THRESHOLD)),
+        })
+    table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS)).sort_values(
+        "elpd_loo", ascending=False, ignore_index=True)
+    pareto = pd.DataFrame({"participant": ll_w["participant"].values.astype(str),
+                           "k_with": _k(loo_w), "k_without": _k(loo_o)})
+    return LooComparison(outcome=str(with_fit.outcome), table=table,
+                         elpd_diff=float(diff.sum()), diff_se=diff_se, pareto_k=pareto)
+
+
+def loo_interaction(data: pd.DataFrame, *, outcome: str = "imrs_client",
+                    analysis: str = "itt", with_fit: Any = None, seed: int = DEFAULT_SEED,
+                    draws: int | None = None, tune: int | None = None,
+                    chains: int | None = None, cores: int | None = None) -> LooComparison:
+    """Fit (or reuse) the model with condition x time, fit it without, compare by PSIS-LOO.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+    outcome, analysis : str
+    with_fit : BayesianFit, optional
+        An existing fit of ``analysis`` and ``outcome`` on ``data`` (reused).
+    seed, draws, tune, chains, cores : int, optional
+
+    Returns
+    -------
+    LooComparison
+    """
+    import imr_bayes
+
+    kw = {k: v for k, v in (("draws", draws), ("tune", tune), ("chains", chains))
+          if v is not None}
+    if with_fit is None:
+        opts = {"cores": cores} if cores is not None else {}
+        with_fit = imr_bayes.fit(data, outcome=outcome, analysis=analysis, seed=seed,
+                                 **kw, **opts)
+    without = fit_without_interaction(data, outcome=outcome, analysis=analysis, seed=seed,
+                                      cores=cores, **kw)
+    return compare_interaction(with_fit, without)

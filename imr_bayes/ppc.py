@@ -1,0 +1,548 @@
+"""Posterior predictive checks: data-level checks and checks of the published statistics.
+
+Replicated data sets are drawn from the posterior of a fitted ITT-type linear mixed model
+(``imr_bayes.fit(..., analysis="itt" | "itt_categorical" | "completers")``) **with the
+observed missingness pattern**: only the participant x time cells observed in the data are
+replicated, so every statistic is recomputed on exactly the rows the paper had.
+
+* :func:`replicate` — replicated outcomes (raw scale), NaN outside the observed cells.
+* :func:`data_checks` — per arm x time: mean, SD, minimum and maximum of the replicated
+  data against the observed ones, and the share of replicated values outside the outcome's
+  scale range (``Outcome.scale_min/scale_max``).
+* :func:`published_checks` — every published Table 3/7 statistic (arm x time estimated
+  marginal means, IMR - CAU differences, Cohen's d) and the Table 2/6 condition x time B,
+  recomputed on each replicated data set with the paper's estimators (GLS with the
+  variance components of the frequentist REML fit, see :func:`gls`); the percentile of
+  the published value in its posterior predictive distribution, a two-sided predictive p
+  value, and a flag outside 2.5-97.5 %.
+* :func:`plot_published_checks`, :func:`plot_data_checks` — figures (Matplotlib, ArviZ).
+
+The approximation and what each check means are written down in ``docs/ppc.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from imr_bayes import outcomes as outcome_registry
+from imr_bayes.constants import ARMS, CI_LEVEL, TIMES
+from imr_bayes.errors import ImrBayesError
+from imr_bayes.outcomes import unknown_choice_message
+
+#: Analyses whose fitted sample is a published sample, and that sample (Tables 2-3 / 6-7).
+PUBLISHED_SAMPLE: dict[str, str] = {
+    "itt": "itt", "itt_categorical": "itt", "completers": "completers",
+}
+#: How replicated participants get their intercept (see :func:`replicate`).
+PARTICIPANT_MODES: tuple[str, ...] = ("new", "conditional")
+#: Columns of :func:`published_checks`.
+CHECK_COLUMNS: tuple[str, ...] = (
+    "statistic", "outcome", "arm", "time", "published", "observed", "ppc_mean", "ppc_low",
+    "ppc_high", "percentile", "p_value", "flagged", "n_replicates", "source",
+)
+#: Columns of :func:`data_checks`.
+DATA_CHECK_COLUMNS: tuple[str, ...] = (
+    "outcome", "arm", "time", "n_observed", "statistic", "observed", "ppc_mean", "ppc_low",
+    "ppc_high", "percentile", "flagged",
+)
+#: Statistics of :func:`data_checks` (``outside_range``: share of values off the scale).
+DATA_STATISTICS: tuple[str, ...] = ("mean", "sd", "min", "max", "outside_range")
+#: Fixed terms of the categorical-time model behind Tables 3 and 7 (frequentist names).
+CATEGORICAL_TERMS: tuple[str, ...] = (
+    "intercept", "time[1]", "time[2]", "condition", "condition_x_time[1]",
+    "condition_x_time[2]",
+)
+_LINEAR_ORDER: tuple[str, ...] = ("intercept", "time", "condition", "condition_x_time")
+
+
+# ----------------------------------------------------------------------------- replication
+def _flat(da: Any) -> np.ndarray:
+    """Stack chain and draw of a posterior variable into a leading sample axis."""
+    return da.stack(sample=("chain", "draw")).transpose("sample", ...).to_numpy()
+
+
+def _require(fit: Any) -> tuple[Any, Any]:
+    tree = fit.idata
+    groups = set(tree.children)
+    missing = [g for g in ("posterior", "observed_data", "constant_data") if g not in groups]
+    if missing:
+        raise ImrBayesError(f"fit {fit.analysis}/{fit.outcome} lacks group(s) {missing}")
+    post, const = tree["posterior"], tree["constant_data"]
+    need_post = [v for v in ("beta_std", "sigma_residual") if v not in post.data_vars]
+    need_const = [v for v in ("X", "mask", "treated", "center", "scale")
+                  if v not in const.data_vars]
+    if need_post or need_const:
+        raise ImrBayesError(
+            f"fit {fit.analysis}/{fit.outcome} is not a linear mixed model fit of the ITT "
+            f"builder: missing posterior {need_post} / constant_data {need_const}")
+    return post, const
+
+
+def replicate(fit: Any, *, draws: int | None = None, participants: str = "new",
+              seed: int | None = None) -> np.ndarray:
+    """Draw replicated data sets from the posterior, with the observed missingness.
+
+    For posterior draw s, participant i and observed time t (standardized scale)::
+
+        z_rep = x_it' beta_s + [t > 0] c_i g_j(i),s + u_i + e_it,  e_it ~ N(0, sigma_res,s^2)
+
+    ``participants="new"`` draws ``u_i ~ N(0, sigma_participant,s^2)``: a replicated trial
+    with new participants in the same design cells, the mixed predictive replication of
+    Marshall & Spiegelhalter (2007), which checks the population-level structure the
+    published statistics describe. ``"conditional"`` draws ``u_i`` from its conditional
+    posterior given the data (the fit's own ``posterior_predictive`` group); replicates then
+    stay close to the observed data and the check is more lenient. IMR-group effects are
+    the posterior draws of the trial's groups in both modes.
+
+    Parameters
+    ----------
+    fit : BayesianFit
+        A fit of the ITT builder (``itt``, ``itt_categorical``, ``completers``, ...).
+    draws : int, optional
+        Number of posterior draws to use, evenly spaced (default: all).
+    participants : {"new", "conditional"}
+    seed : int, optional
+        Random seed (default: the fit's seed). Same seed => same replicates.
+
+    Returns
+    -------
+    ndarray, shape (draws, participant, time)
+        Replicated outcomes on the raw scale; NaN in cells not observed in the data.
+    """
+    if participants not in PARTICIPANT_MODES:
+        raise ImrBayesError(unknown_choice_message("participants mode", participants,
+                                                   PARTICIPANT_MODES))
+    post, const = _require(fit)
+    beta = _flat(post["beta_std"])
+    n_all = beta.shape[0]
+    if draws is not None and not (isinstance(draws, int) and 1 <= draws):
+        raise ImrBayesError(f"draws must be a positive integer; got {draws!r}")
+    keep = (np.arange(n_all) if draws is None or draws >= n_all
+            else np.unique(np.linspace(0, n_all - 1, draws).round().astype(int)))
+    beta = beta[keep]
+    center = float(const["center"])
+    scale = float(const["scale"])
+    X = const["X"].to_numpy()
+    mask = const["mask"].to_numpy()
+    treated = const["treated"].to_numpy()
+    n_s, n_p = len(keep), X.shape[0]
+    mu = np.einsum("ptk,sk->spt", X, beta)
+    if "group_effect" in post.data_vars and post.sizes.get("group", 0):
+        if "group_index" not in const.data_vars or "group_on" not in const.data_vars:
+            raise ImrBayesError(
+                f"fit {fit.analysis}/{fit.outcome} has IMR-group effects but its constant_data "
+                "lacks group_index/group_on, so groups cannot be mapped to participants")
+        g = _flat(post["group_effect"])[keep] / scale
+        gi = const["group_index"].to_numpy().astype(int)
+        mu = mu + const["group_on"].to_numpy()[None] * g[:, gi][:, :, None]
+    sres = _flat(post["sigma_residual"])[keep] / scale
+    if sres.ndim == 2:  # one SD per arm, ARMS order
+        arm_idx = np.where(treated > 0, ARMS.index("imr"), ARMS.index("cau"))
+        rvar = sres[:, arm_idx] ** 2
+    else:
+        rvar = np.repeat((sres**2)[:, None], n_p, axis=1)
+    pvar = (_flat(post["sigma_participant"])[keep] / scale) ** 2 \
+        if "sigma_participant" in post.data_vars else np.zeros(n_s)
+    rng = np.random.default_rng(
+        [int(fit.idata.attrs.get("seed", 0)) if seed is None else int(seed), 7])
+    if participants == "new":
+        u = np.sqrt(pvar)[:, None] * rng.standard_normal((n_s, n_p))
+    else:
+        from imr_bayes.bayes.marginal import draw_participant_effects
+
+        y = fit.idata["observed_data"]["y"].to_numpy()
+        z = np.where(mask > 0, (y - center) / scale, 0.0)
+        u = draw_participant_effects(z[None] - mu, mask, rvar, pvar, rng)
+    zrep = mu + u[:, :, None] + np.sqrt(rvar)[:, :, None] * rng.standard_normal(mu.shape)
+    return np.where(mask[None] > 0, center + scale * zrep, np.nan)
+
+
+# ------------------------------------------------------------------------------ estimators
+def gls(y: np.ndarray, X: np.ndarray, ratio: float) -> np.ndarray:
+    """Generalized least squares under a random-intercept covariance, for many data sets.
+
+    With ``V_i = sigma^2 (I + ratio J)`` on the observed cells of participant i (``ratio`` =
+    tau^2 / sigma^2, the variance components held fixed), ``V_i^-1`` is proportional to
+    ``I - c_i J`` with ``c_i = ratio / (1 + n_i ratio)`` (Sherman–Morrison), and::
+
+        beta = (sum_i X_i' V_i^-1 X_i)^-1 sum_i X_i' V_i^-1 y_i
+
+    At the REML estimates of the variance components this is exactly the REML fixed-effect
+    estimate of the linear mixed model (Henderson), the estimator behind Tables 2, 3, 6, 7.
+
+    Parameters
+    ----------
+    y : ndarray, shape (R, P, T) or (P, T)
+        Outcomes; NaN marks a cell not observed (the same cells in every data set).
+    X : ndarray, shape (P, T, K)
+        Fixed-effect design.
+    ratio : float
+        tau^2 / sigma^2 (>= 0).
+
+    Returns
+    -------
+    ndarray, shape (R, K) (or (K,) for 2-D ``y``)
+    """
+    y = np.asarray(y, dtype=float)
+    single = y.ndim == 2
+    y = y[None] if single else y
+    mask = np.isfinite(y[0])
+    if not np.array_equal(np.isfinite(y), np.broadcast_to(mask, y.shape)):
+        raise ImrBayesError("every data set must have the same observed cells")
+    if not (np.isfinite(ratio) and ratio >= 0):
+        raise ImrBayesError(f"variance ratio must be finite and >= 0; got {ratio!r}")
+    m = mask.astype(float)
+    Xm = X * m[:, :, None]
+    y0 = np.where(mask[None], y, 0.0)
+    n = m.sum(axis=1)
+    c = ratio / (1.0 + n * ratio)
+    s = Xm.sum(axis=1)                                        # (P, K)
+    A = np.einsum("ptk,ptl->kl", Xm, Xm) - np.einsum("p,pk,pl->kl", c, s, s)
+    b = np.einsum("ptk,rpt->rk", Xm, y0) - np.einsum("p,pk,rp->rk", c, s, y0.sum(axis=2))
+    beta = np.linalg.solve(A, b.T).T
+    return beta[0] if single else beta
+
+
+def _design(treated: np.ndarray, terms: tuple[str, ...]) -> np.ndarray:
+    """Frequentist design (P, T, K) in the paper's coding for the given term names."""
+    t = np.broadcast_to(np.asarray(TIMES, dtype=float), (len(treated), len(TIMES)))
+    c = np.broadcast_to(treated[:, None].astype(float), t.shape)
+    cols = {
+        "intercept": np.ones_like(t), "time": t, "condition": c, "condition_x_time": c * t,
+        "time[1]": (t == 1) * 1.0, "time[2]": (t == 2) * 1.0,
+        "condition_x_time[1]": c * (t == 1), "condition_x_time[2]": c * (t == 2),
+    }
+    return np.stack([cols[k] for k in terms], axis=-1)
+
+
+def _variance_ratio(y: np.ndarray, treated: np.ndarray, outcome: str,
+                    time: str, terms: tuple[str, ...]) -> float:
+    """tau^2 / sigma^2 of the frequentist REML fit (``fit_lmm``) to the observed data."""
+    from imr_bayes.frequentist import fit_lmm
+
+    p_idx, t_idx = np.nonzero(np.isfinite(y))
+    frame = pd.DataFrame({
+        "participant_id": [f"p{k}" for k in p_idx],
+        "arm": np.where(treated[p_idx] > 0, "imr", "cau"),
+        "time": np.asarray(TIMES)[t_idx],
+        outcome: y[p_idx, t_idx],
+    })
+    res = fit_lmm(frame, outcome, time=time, terms=terms, reml=True, inference=False)
+    vc = res.variance_components.set_index("component")["variance"]
+    if not res.ok and res.status != "singular":
+        raise ImrBayesError(
+            f"frequentist fit of {outcome} ({time} time) failed with status {res.status!r}: "
+            f"{res.warning_text}")
+    resid = float(vc["residual"])
+    tau2 = float(vc.drop("residual").clip(lower=0).sum())
+    return tau2 / resid
+
+
+def _pooled_sd(y: np.ndarray, treated: np.ndarray) -> np.ndarray:
+    """Pooled within-arm SD of the observed values per data set and time, shape (R, T)."""
+    parts = []
+    for arm_on in (1.0, 0.0):
+        sub = y[:, treated == arm_on, :]
+        n = np.isfinite(sub[0]).sum(axis=0)
+        var = np.nanvar(sub, axis=1, ddof=1) if sub.shape[1] else np.zeros((len(y), 3))
+        parts.append((n, np.where(n > 1, var, 0.0)))
+    (n1, v1), (n2, v2) = parts
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.sqrt(((n1 - 1) * v1 + (n2 - 1) * v2) / (n1 + n2 - 2))
+
+
+def table_statistics(y: np.ndarray, treated: np.ndarray, outcome: str, *,
+                     b_terms: tuple[str, ...] | None = None,
+                     ratios: dict[str, float] | None = None) -> dict[tuple, np.ndarray]:
+    """Compute the paper's statistics of Tables 2/3 (or 6/7) on many data sets at once.
+
+    Parameters
+    ----------
+    y : ndarray, shape (R, P, T)
+        Data sets with the same observed cells (NaN elsewhere); the first axis may be 1.
+    treated : ndarray, shape (P,)
+        1.0 for IMR participants.
+    outcome : str
+    b_terms : tuple of str, optional
+        Terms (besides the intercept) of the published final linear model; the condition x
+        time B is computed when it contains ``condition_x_time``.
+    ratios : dict, optional
+        ``{"categorical": r, "linear": r}`` variance ratios; by default estimated by
+        :func:`_variance_ratio` from the first data set (the observed data).
+
+    Returns
+    -------
+    dict
+        ``(statistic, arm, time) -> ndarray (R,)``: ``("mean", arm, t)``,
+        ``("difference", None, t)``, ``("cohens_d", None, t)`` and
+        ``("condition_x_time", None, None)``.
+    """
+    ratios = dict(ratios or {})
+    if "categorical" not in ratios:
+        ratios["categorical"] = _variance_ratio(y[0], treated, outcome, "categorical",
+                                                ("time", "condition", "condition_x_time"))
+    beta = gls(y, _design(treated, CATEGORICAL_TERMS), ratios["categorical"])
+    k = {t: i for i, t in enumerate(CATEGORICAL_TERMS)}
+    sd = _pooled_sd(y, treated)
+    out: dict[tuple, np.ndarray] = {}
+    for t in TIMES:
+        cau = beta[:, k["intercept"]] + (beta[:, k[f"time[{t}]"]] if t else 0.0)
+        diff = beta[:, k["condition"]] + (beta[:, k[f"condition_x_time[{t}]"]] if t else 0.0)
+        out[("mean", "imr", t)] = cau + diff
+        out[("mean", "cau", t)] = cau
+        out[("difference", None, t)] = diff
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[("cohens_d", None, t)] = diff / sd[:, t]
+    if b_terms is not None and "condition_x_time" in b_terms:
+        terms = tuple(t for t in _LINEAR_ORDER if t == "intercept" or t in b_terms)
+        if "linear" not in ratios:
+            ratios["linear"] = _variance_ratio(y[0], treated, outcome, "linear",
+                                               tuple(t for t in terms if t != "intercept"))
+        b = gls(y, _design(treated, terms), ratios["linear"])
+        out[("condition_x_time", None, None)] = b[:, terms.index("condition_x_time")]
+    return out
+
+
+# ---------------------------------------------------------------------------------- checks
+def _position(rep: np.ndarray, value: float) -> tuple[float, float]:
+    """Mid-rank percentile of ``value`` among ``rep`` and the two-sided predictive p."""
+    rep = rep[np.isfinite(rep)]
+    if not np.isfinite(value) or rep.size == 0:
+        return np.nan, np.nan
+    pct = float(np.mean(rep < value) + 0.5 * np.mean(rep == value))
+    return pct, float(min(1.0, 2 * min(pct, 1 - pct)))
+
+
+def _summary(rep: np.ndarray, published: float, level: float) -> dict[str, float]:
+    tail = (1 - level) / 2
+    finite = rep[np.isfinite(rep)]
+    lo, hi = np.quantile(finite, [tail, 1 - tail]) if finite.size else (np.nan, np.nan)
+    pct, p = _position(rep, published)
+    return {"ppc_mean": float(finite.mean()) if finite.size else np.nan,
+            "ppc_low": float(lo), "ppc_high": float(hi), "percentile": pct, "p_value": p,
+            "flagged": bool(np.isfinite(pct) and (pct < tail or pct > 1 - tail))}
+
+
+def published_sample(fit: Any) -> str | None:
+    """Return the published sample (``"itt"``/``"completers"``) a fit reproduces, or None."""
+    return PUBLISHED_SAMPLE.get(str(fit.analysis))
+
+
+def published_checks(fit: Any, *, draws: int | None = None, participants: str = "new",
+                     seed: int | None = None, level: float = CI_LEVEL) -> pd.DataFrame:
+    """Check every published statistic of the fit's sample against its predictive distribution.
+
+    For the ITT analyses: Table 3 (6 arm x time means, 3 IMR - CAU differences, 3 Cohen's d)
+    and Table 2's condition x time B where the paper's final model has it; for
+    ``completers``: Tables 7 and 6. Each statistic is recomputed on every replicated data
+    set (:func:`replicate`, same missingness) with the paper's estimator (:func:`gls` at the
+    frequentist REML variance components of the observed data; d divided by the pooled
+    within-arm SD observed at that time, ``docs/frequentist.md``).
+
+    Parameters
+    ----------
+    fit : BayesianFit
+    draws : int, optional
+        Posterior draws (replicated data sets) to use (default all).
+    participants : {"new", "conditional"}
+        See :func:`replicate`.
+    seed : int, optional
+    level : float, default ``CI_LEVEL``
+        Predictive interval and flag level (flag: percentile outside (1 -+ level) / 2).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`CHECK_COLUMNS`. ``arm`` is empty for contrasts, ``time`` for B; ``observed``
+        is the statistic on the fitted data; ``percentile`` is the mid-rank share of
+        replicates below the published value; ``p_value`` the two-sided predictive p. An
+        analysis without a published counterpart of these tables (fidelity, CACE, ...) gives
+        an empty frame.
+    """
+    if not 0 < level < 1:
+        raise ImrBayesError(f"level should be in (0, 1) but got {level!r}")
+    sample = published_sample(fit)
+    if sample is None:
+        return pd.DataFrame(columns=list(CHECK_COLUMNS))
+    from imr_bayes import published
+    from imr_bayes.frequentist.replication import published_terms
+
+    outcome = fit.outcome
+    yrep = replicate(fit, draws=draws, participants=participants, seed=seed)
+    const = fit.idata["constant_data"]
+    treated = const["treated"].to_numpy()
+    y_obs = fit.idata["observed_data"]["y"].to_numpy()
+    y_obs = np.where(const["mask"].to_numpy() > 0, y_obs, np.nan)
+    b_terms = published_terms(sample).get(outcome, ())
+    ratios = {"categorical": _variance_ratio(y_obs, treated, outcome, "categorical",
+                                             ("time", "condition", "condition_x_time"))}
+    if "condition_x_time" in b_terms:
+        ratios["linear"] = _variance_ratio(
+            y_obs, treated, outcome, "linear",
+            tuple(t for t in _LINEAR_ORDER if t in b_terms))
+    obs = table_statistics(y_obs[None], treated, outcome, b_terms=b_terms, ratios=ratios)
+    rep = table_statistics(yrep, treated, outcome, b_terms=b_terms, ratios=ratios)
+
+    means = published.marginal_means(sample)
+    means = means[means["outcome"] == outcome]
+    rows: list[dict[str, Any]] = []
+
+    def add(stat: str, arm: str | None, t: int | None, value: float, source: str) -> None:
+        key = (stat, arm, t)
+        rows.append({"statistic": stat, "outcome": outcome, "arm": arm, "time": t,
+                     "published": float(value), "observed": float(obs[key][0]),
+                     **_summary(rep[key], float(value), level),
+                     "n_replicates": int(len(yrep)), "source": source})
+
+    for t in TIMES:
+        for arm in ARMS:
+            r = means[(means["arm"] == arm) & (means["time"] == t)]
+            if len(r):
+                add("mean", arm, t, r["mean"].iloc[0], r["source"].iloc[0])
+    for stat, col in (("difference", "diff"), ("cohens_d", "d")):
+        for t in TIMES:
+            r = means[(means["arm"] == "imr") & (means["time"] == t)]
+            if len(r) and pd.notna(r[col].iloc[0]):
+                add(stat, None, t, r[col].iloc[0], r["source"].iloc[0])
+    fe = published.fixed_effects(sample)
+    r = fe[(fe["outcome"] == outcome) & (fe["term"] == "condition_x_time")
+           & fe["in_final_model"].astype(bool)]
+    if len(r) and ("condition_x_time", None, None) in rep:
+        add("condition_x_time", None, None, r["b"].iloc[0], r["source"].iloc[0])
+    table = pd.DataFrame(rows, columns=list(CHECK_COLUMNS))
+    table["time"] = table["time"].astype("Int64")
+    return table
+
+
+def data_checks(fit: Any, *, draws: int | None = None, participants: str = "new",
+                seed: int | None = None, level: float = CI_LEVEL) -> pd.DataFrame:
+    """Data-level posterior predictive checks per arm x time.
+
+    For each arm x time cell: the mean, SD, minimum and maximum of the observed values
+    against their replicated distributions, and ``outside_range``, the share of values
+    below ``scale_min`` or above ``scale_max`` (0 for the observed data by the data
+    contract; outcomes without a known range give NaN). A normal model does not respect a
+    bounded scale, so ``outside_range`` measures how much predictive mass falls off it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`DATA_CHECK_COLUMNS`; ``flagged`` when the observed statistic lies outside the
+        central ``level`` predictive interval.
+    """
+    yrep = replicate(fit, draws=draws, participants=participants, seed=seed)
+    const = fit.idata["constant_data"]
+    treated = const["treated"].to_numpy()
+    mask = const["mask"].to_numpy() > 0
+    y_obs = np.where(mask, fit.idata["observed_data"]["y"].to_numpy(), np.nan)
+    o = outcome_registry.get(fit.outcome)
+    rows = []
+    for arm in ARMS:
+        on = treated > 0 if arm == "imr" else treated == 0
+        for t in TIMES:
+            cell = on & mask[:, t]
+            n = int(cell.sum())
+            if n == 0:
+                continue
+            rep = yrep[:, cell, t]
+            obs = y_obs[cell, t]
+            stats = {
+                "mean": (obs.mean(), rep.mean(axis=1)),
+                "sd": (obs.std(ddof=1) if n > 1 else np.nan,
+                       rep.std(axis=1, ddof=1) if n > 1 else np.full(len(rep), np.nan)),
+                "min": (obs.min(), rep.min(axis=1)),
+                "max": (obs.max(), rep.max(axis=1)),
+            }
+            if o.scale_min is not None and o.scale_max is not None:
+                off = lambda v: np.mean((v < o.scale_min) | (v > o.scale_max), axis=-1)  # noqa: E731
+                stats["outside_range"] = (float(off(obs)), off(rep))
+            else:
+                stats["outside_range"] = (np.nan, np.full(len(rep), np.nan))
+            for name in DATA_STATISTICS:
+                value, draws_ = stats[name]
+                if np.all(np.isnan(draws_)):
+                    summ = {"ppc_mean": np.nan, "ppc_low": np.nan, "ppc_high": np.nan,
+                            "percentile": np.nan, "flagged": False}
+                else:
+                    summ = _summary(np.asarray(draws_, float), float(value), level)
+                    summ.pop("p_value")
+                rows.append({"outcome": fit.outcome, "arm": arm, "time": t, "n_observed": n,
+                             "statistic": name, "observed": float(value), **summ})
+    return pd.DataFrame(rows, columns=list(DATA_CHECK_COLUMNS))
+
+
+# --------------------------------------------------------------------------------- figures
+def predictive_tree(fit: Any, *, draws: int | None = 100, participants: str = "new",
+                    seed: int | None = None) -> Any:
+    """Build a DataTree with ``posterior_predictive`` and ``observed_data`` of observed cells.
+
+    Variables are named ``<arm>_t<time>`` (dimension ``obs_<arm>_t<time>``) so that ArviZ's
+    predictive plots draw one panel per arm x time.
+    """
+    import xarray as xr
+
+    yrep = replicate(fit, draws=draws, participants=participants, seed=seed)
+    const = fit.idata["constant_data"]
+    treated = const["treated"].to_numpy()
+    mask = const["mask"].to_numpy() > 0
+    y_obs = fit.idata["observed_data"]["y"].to_numpy()
+    pp, od = {}, {}
+    for arm in ARMS:
+        on = treated > 0 if arm == "imr" else treated == 0
+        for t in TIMES:
+            cell = on & mask[:, t]
+            if not cell.any():
+                continue
+            name = f"{arm}_t{t}"
+            pp[name] = (("chain", "draw", f"obs_{name}"), yrep[None, :, cell, t])
+            od[name] = ((f"obs_{name}",), y_obs[cell, t])
+    return xr.DataTree.from_dict({"posterior_predictive": xr.Dataset(pp),
+                                  "observed_data": xr.Dataset(od)})
+
+
+def plot_data_checks(fit: Any, *, draws: int = 100, seed: int | None = None) -> Any:
+    """ArviZ ``plot_ppc_dist`` of the observed values per arm x time (Matplotlib figure)."""
+    import arviz_plots as azp
+
+    pc = azp.plot_ppc_dist(predictive_tree(fit, draws=draws, seed=seed), kind="kde",
+                           num_samples=min(draws, 50), backend="matplotlib")
+    fig = pc.viz["chart"] if "chart" in pc.viz.children else pc.viz["figure"]
+    fig = fig.item() if hasattr(fig, "item") else fig
+    return fig
+
+
+def plot_published_checks(table: pd.DataFrame) -> Any:
+    """Percentile of every published statistic in its posterior predictive distribution.
+
+    One dot per row of :func:`published_checks`, grouped by statistic; the band marks the
+    central 95 %, flagged rows are red.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    df = table.reset_index(drop=True)
+    if df.empty:
+        raise ImrBayesError("no published checks to plot")
+    labels = [
+        f"{o} {s}" + (f" {a}" if isinstance(a, str) else "")
+        + ("" if pd.isna(t) else f" t{int(t)}")
+        for o, s, a, t in zip(df["outcome"], df["statistic"], df["arm"], df["time"],
+                              strict=True)
+    ]
+    fig, ax = plt.subplots(figsize=(6.5, 0.16 * len(df) + 1.2))
+    y = np.arange(len(df))
+    tail = (1 - CI_LEVEL) / 2
+    ax.axvspan(tail, 1 - tail, color="#dde7f0")
+    colors = np.where(df["flagged"].astype(bool), "#d1495b", "#2c5d8a")
+    ax.scatter(df["percentile"], y, c=colors, s=12, zorder=3)
+    ax.set_yticks(y, labels, fontsize=5)
+    ax.set_xlim(-0.02, 1.02)
+    ax.invert_yaxis()
+    ax.set_xlabel("percentile of the published value in its posterior predictive distribution")
+    fig.tight_layout()
+    return fig
