@@ -20,9 +20,17 @@ from imr_bayes.report import write_report
 _fake = types.ModuleType("imr_bayes_test_sections")
 
 
+PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06"
+       b"\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe"
+       b"\x02\xfe\xa7\x35\x81\x84\x00\x00\x00\x00IEND\xaeB`\x82")
+
+
 def _ok(ctx):
+    figs = [pipeline.Figure("loose", "a loose figure", PNG),
+            pipeline.Figure("g1", "grouped one", PNG, group="Fit A"),
+            pipeline.Figure("g2", "grouped two", PNG, group="Fit A")]
     return SectionResult(tables={"numbers": pd.DataFrame({"x": [1.0, 2.5]})},
-                         summary={"answer": 42})
+                         figures=figs, summary={"answer": 42})
 
 
 def _boom(ctx):
@@ -82,6 +90,9 @@ def test_report_folder_holds_page_tables_and_summary(fake_registry, tmp_path):
     assert "sampler exploded" in html and "not in this build" in html
     assert 'id="problems"' in html  # the banner
     assert pd.read_csv(folder / "tables" / "first__numbers.csv")["x"].tolist() == [1.0, 2.5]
+    assert html.count("<img ") == 3 and html.count('<details class="figures">') == 1
+    assert "Fit A (2 figures)" in html
+    assert (folder / "figures" / "first__g2.png").read_bytes() == PNG
     summary = json.loads((folder / "summary.json").read_text())
     by_key = {s["key"]: s for s in summary["sections"]}
     assert by_key["first"]["results"] == {"answer": 42}

@@ -87,9 +87,9 @@ def _figure_groups(figures: list) -> list[dict[str, Any]]:
     for fig in figures:
         item = {"caption": fig.caption, "b64": base64.b64encode(fig.png).decode("ascii")}
         if out and fig.group and out[-1]["group"] == fig.group:
-            out[-1]["items"].append(item)
+            out[-1]["figs"].append(item)
         else:
-            out.append({"group": fig.group, "items": [item]})
+            out.append({"group": fig.group, "figs": [item]})
     return out
 
 
