@@ -32,6 +32,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--selection", choices=("stepwise", "published"), default="stepwise",
                         help="final models chosen by the AIC search on these data (default) "
                              "or the ones the paper printed")
+    parser.add_argument("--outcomes", nargs="+", default=None, metavar="CODE",
+                        help="outcome codes to analyse (default: all 12; "
+                             "see imr_bayes.outcomes.CODES)")
     parser.add_argument("--out", type=Path, default=Path("reports") / "frequentist",
                         metavar="DIR",
                         help="folder to (re)create with the CSV files "
@@ -44,10 +47,14 @@ def run(args: argparse.Namespace) -> int:
     from imr_bayes import frequentist as F
     from imr_bayes.atomic import atomic_dir
     from imr_bayes.data import default_twin, load
+    from imr_bayes.outcomes import CODES, get
 
+    outcomes = tuple(args.outcomes) if args.outcomes else CODES
+    for code in outcomes:
+        get(code)  # unknown codes: one-line error with the valid set
     data = load(args.data) if args.data is not None else default_twin()
     source = str(args.data) if args.data is not None else "default synthetic twin"
-    rep = F.replicate(data, sample=args.sample, selection=args.selection)
+    rep = F.replicate(data, sample=args.sample, selection=args.selection, outcomes=outcomes)
     s = args.sample
     frames = {
         f"fixed_effects_{s}": rep.fixed_effects,
@@ -65,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     frames["noncompletion_omnibus"] = nonc.omnibus
     frames["noncompletion_coefficients"] = nonc.coefficients
     frames["versus_published_noncompletion"] = F.versus_published(nonc)
-    for outcome in ("imrs_client", "sers_sf"):
+    for outcome in [o for o in ("imrs_client", "sers_sf") if o in outcomes]:
         fid = F.fidelity_analysis(data, outcome=outcome)
         frames[f"fidelity_{outcome}"] = fid.coefficients
         frames[f"fidelity_omnibus_{outcome}"] = fid.omnibus
