@@ -198,6 +198,32 @@ def latent_mean(code: str, target: float, sd: float) -> float:
 
 
 @cache
+def _latent_curve(code: str, arm: str) -> tuple[np.ndarray, np.ndarray]:
+    o = OUTCOMES[code]
+    grid = _grid(o)
+    sd = latent_sd(code, arm)
+    span = o.scale_max - o.scale_min
+    mus = np.linspace(o.scale_min - span, o.scale_max + span, 801)
+    edges = np.concatenate([[-np.inf], (grid[:-1] + grid[1:]) / 2, [np.inf]])
+    prob = np.diff(stats.norm.cdf((edges[None, :] - mus[:, None]) / sd), axis=1)
+    return prob @ grid, mus
+
+
+def latent_means(code: str, arm: str, targets: np.ndarray) -> np.ndarray:
+    """Latent means whose rounded, clipped values have expected means ``targets``.
+
+    Per participant: each IMR participant's expected observed value (arm mean plus the
+    attendance / fidelity shift) is mapped through the scale's floor, ceiling and grid at
+    the arm's latent SD (interpolated on a fine curve of the expected value).
+    """
+    targets = np.asarray(targets, dtype=float)
+    if not _bounded(code):
+        return targets
+    expected, mus = _latent_curve(code, arm)
+    return np.interp(targets, expected, mus)
+
+
+@cache
 def latent_sd(code: str, arm: str) -> float:
     """SD of the latent normal whose rounded, clipped baseline values have the Table 1 SD.
 
@@ -355,9 +381,9 @@ def outcome_values(code: str, people: pd.DataFrame, seen: np.ndarray,
     for t in TIMES:
         mu = np.empty(n)
         for arm in ARMS:
-            target = cell("itt", code, arm, t)[1]
-            mu[arms == arm] = latent_mean(code, target, latent_sd(code, arm))
-        mu += shift[:, t]
+            idx = arms == arm
+            target = cell("itt", code, arm, t)[1] + shift[idx, t]
+            mu[idx] = latent_means(code, arm, target)
         e = _draw(rng, n, arms, exact, against=b) * math.sqrt(1 - cal.rho) * sd_arm
         y[:, t] = snap(mu + b + (u if t > 0 else 0.0) + e, o)
     if exact:
