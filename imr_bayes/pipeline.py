@@ -225,7 +225,8 @@ SECTIONS: tuple[Section, ...] = (
             ("imr_bayes.bayes.api", "imr_bayes.spec", "imr_bayes.indices"),
             "imr_bayes.report.sections:prior_sensitivity"),
     Section("ppc", "Posterior predictive checks of the published statistics",
-            ("imr_bayes.ppc:published_checks", "imr_bayes.bayes.api"),
+            ("imr_bayes.ppc:published_checks", "imr_bayes.ppc:data_checks",
+             "imr_bayes.ppc:plot_data_checks", "imr_bayes.bayes.api"),
             "imr_bayes.report.sections:ppc"),
     Section("comparison", "Posterior versus frequentist versus published",
             ("imr_bayes.compare", "imr_bayes.bayes.api"),
@@ -302,6 +303,45 @@ def available_analyses() -> tuple[str, ...]:
         return ()
     analyses = importlib.import_module("imr_bayes.bayes.analyses")
     return tuple(analyses.names())
+
+
+#: Which outcomes each Bayesian analysis is fitted to in the main run. ``"selected"``: every
+#: selected outcome (the analyses behind Tables 2, 3, 6, 7); a tuple: those of them that are
+#: selected (fidelity: Tables 4 and 5 exist for these two outcomes only); ``"single"``: one
+#: model that ignores the outcome (hospitalization, length of stay). Analyses not listed
+#: (CACE, dose-response, and any added later) are fitted to the primary outcome only, which
+#: keeps the full run within its time budget; ``imr_bayes.fit`` fits them to any outcome.
+ANALYSIS_OUTCOMES: dict[str, str | tuple[str, ...]] = {
+    "itt": "selected",
+    "itt_categorical": "selected",
+    "completers": "selected",
+    "fidelity": ("imrs_client", "sers_sf"),
+    "hospitalization": "single",
+    "los": "single",
+}
+
+
+def plan_fits(settings: RunSettings) -> list[tuple[str, str]]:
+    """Return the (analysis, outcome) pairs the main run fits, in order.
+
+    Uses :data:`ANALYSIS_OUTCOMES`; a ``"single"`` analysis gets the primary outcome code as
+    its (ignored) outcome argument.
+    """
+    analyses = settings.analyses if settings.analyses is not None else available_analyses()
+    selected = settings.outcomes
+    primary = (outcome_registry.PRIMARY if outcome_registry.PRIMARY in selected
+               else selected[0])
+    jobs: list[tuple[str, str]] = []
+    for analysis in analyses:
+        scope = ANALYSIS_OUTCOMES.get(analysis, (primary,))
+        if scope == "selected":
+            chosen: tuple[str, ...] = selected
+        elif scope == "single":
+            chosen = (outcome_registry.PRIMARY,)
+        else:
+            chosen = tuple(o for o in selected if o in scope)
+        jobs.extend((analysis, o) for o in chosen)
+    return jobs
 
 
 def make_run_id(settings: RunSettings, now: datetime | None = None) -> str:

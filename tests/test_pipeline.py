@@ -172,3 +172,18 @@ def test_run_id_names_source_mode_and_seed():
 def test_missing_attribute_of_a_present_module_counts_as_missing():
     assert pipeline._missing_module(("json:dumps",)) is None
     assert pipeline._missing_module(("json:no_such_function",)) == "json:no_such_function"
+
+
+def test_plan_fits_scopes_each_analysis(monkeypatch):
+    monkeypatch.setattr(pipeline, "available_analyses",
+                        lambda: ("itt", "fidelity", "cace", "hospitalization"))
+    jobs = pipeline.plan_fits(RunSettings(outcomes=("bsi", "sers_sf", "imrs_client")))
+    assert jobs == [
+        ("itt", "bsi"), ("itt", "sers_sf"), ("itt", "imrs_client"),
+        ("fidelity", "sers_sf"), ("fidelity", "imrs_client"),  # Tables 4-5 outcomes only
+        ("cace", "imrs_client"),                                # primary only
+        ("hospitalization", "imrs_client"),                     # one model, outcome ignored
+    ]
+    # without the primary outcome, primary-only analyses take the first selected outcome
+    jobs = pipeline.plan_fits(RunSettings(outcomes=("bsi",), analyses=("cace", "fidelity")))
+    assert jobs == [("cace", "bsi")]

@@ -260,20 +260,6 @@ def test_prior_sensitivity_refits_under_each_prior_set_with_its_own_bf(monkeypat
     assert res.figures[0].png.startswith(PNG_MAGIC)
 
 
-def test_published_checks_plot_draws_flagged_rows():
-    checks = pd.DataFrame({
-        "statistic": ["mean", "mean", "diff"], "outcome": ["imrs_client", "bsi", "bsi"],
-        "arm": ["imr", "cau", np.nan], "time": [0, 1, 2], "published": [3.0, 1.0, -0.3],
-        "ppc_mean": [3.05, 1.0, 0.0], "ppc_low": [2.9, 0.8, -0.2], "ppc_high": [3.2, 1.2, 0.2],
-        "percentile": [30.0, 50.0, 0.5], "flagged": [False, False, True],
-    })
-    fig = figures.plot_published_checks(checks)
-    xs = fig.axes[0].collections[-1].get_offsets()[:, 0]
-    # (published - mean) / half-width: -0.05/0.15, 0, -0.3/0.2
-    assert xs.tolist() == pytest.approx([-1 / 3, 0.0, -1.5])
-    assert figures.to_png(fig).startswith(PNG_MAGIC)
-
-
 # --- on the default twin: data summary against Table 3's n, frequentist plumbing ---------
 
 @pytest.fixture(scope="module")
@@ -304,3 +290,16 @@ def test_frequentist_section_sets_every_analysis_beside_the_paper(twin_ctx):
     for name, table in res.tables.items():
         assert "participant_id" not in table.columns, name
     assert set(twin_ctx.store["frequentist"]) >= {"itt", "completers", "hospitalization"}
+
+
+def test_comparison_shows_one_row_per_outcome_preferring_condition_x_time():
+    rows = pd.DataFrame({
+        "analysis": "itt",
+        "outcome": ["bsi", "bsi", "imrs_client", "imrs_client", "hosp"],
+        "estimand": ["difference", "condition_x_time", "condition_x_time", "difference",
+                     "odds_ratio"],
+        "time": [2, None, None, 1, None], "post_mean": [1.0, 2.0, 3.0, 4.0, 5.0],
+    })
+    head = sections._one_row_per_outcome(rows)
+    assert head["outcome"].tolist() == ["bsi", "imrs_client", "hosp"]
+    assert head["post_mean"].tolist() == [2.0, 3.0, 5.0]

@@ -145,37 +145,3 @@ def _item(fig: Any) -> MplFigure:
     """Unwrap the 0-d object array arviz-plots stores its figure in."""
     return fig.item() if hasattr(fig, "item") and not hasattr(fig, "savefig") else fig
 
-
-def plot_published_checks(checks: pd.DataFrame) -> MplFigure:
-    """Draw published statistics against their posterior predictive 95 % intervals.
-
-    Parameters
-    ----------
-    checks : DataFrame
-        Rows of ``imr_bayes.ppc.published_checks`` (columns ``statistic, outcome, arm, time,
-        published, ppc_low, ppc_high, ppc_mean, percentile, flagged``).
-
-    Each statistic is centred on its predictive mean and scaled by the half-width of its
-    interval, so every row shares one axis: the interval spans -1 to 1.
-    """
-    df = checks.reset_index(drop=True)
-    half = (df["ppc_high"] - df["ppc_low"]) / 2
-    half = half.where(half > 0, 1.0)
-    x = (df["published"] - df["ppc_mean"]) / half
-    labels = [
-        f"{outcome_registry.get(o).abbreviation} {s} {a if isinstance(a, str) else ''} "
-        f"{'' if pd.isna(t) else f't{int(t)}'}".replace("  ", " ")
-        for o, s, a, t in zip(df["outcome"], df["statistic"], df["arm"], df["time"], strict=True)
-    ]
-    fig, ax = plt.subplots(figsize=(7.5, 0.22 * len(df) + 1.2))
-    y = np.arange(len(df))
-    ax.hlines(y, -1, 1, color="#9db4cc", lw=3)
-    colors = np.where(df["flagged"].astype(bool), "#d1495b", "#2c5d8a")
-    ax.scatter(x, y, c=colors, s=14, zorder=3)
-    ax.axvline(0, color="#888888", lw=0.6)
-    ax.set_yticks(y, labels, fontsize=6)
-    ax.invert_yaxis()
-    ax.set_xlabel("published value, relative to the posterior predictive 95 % interval "
-                  "(-1 to 1)")
-    fig.tight_layout()
-    return fig

@@ -178,6 +178,12 @@ def posterior_writer(idata):
     return write
 
 
+def _label(code: str) -> str:
+    """Abbreviation of an outcome code, or the code itself for non-registry outcomes."""
+    return outcome_registry.OUTCOMES[code].abbreviation if code in outcome_registry.OUTCOMES \
+        else code
+
+
 def _fit_row(analysis: str, outcome: str, fit, seconds: float) -> dict[str, object]:
     diag = fit.diagnostics
     table = diag.table
@@ -206,14 +212,13 @@ def bayesian_fits(ctx: RunContext) -> SectionResult:
     import time as _time
 
     import imr_bayes
-    from imr_bayes.pipeline import ProgressEvent, available_analyses
+    from imr_bayes.pipeline import ProgressEvent, plan_fits
     from imr_bayes.report.figures import diagnostic_figures
 
     settings = ctx.settings
-    analyses = settings.analyses if settings.analyses is not None else available_analyses()
     data = ctx.data
     sampling = settings.sampling
-    jobs = [(a, o) for a in analyses for o in settings.outcomes]
+    jobs = plan_fits(settings)
     fits: dict[tuple[str, str], object] = {}
     rows, param_tables, figures, files = [], [], [], {}
     spec_hashes: dict[str, str] = {}
@@ -232,6 +237,7 @@ def bayesian_fits(ctx: RunContext) -> SectionResult:
             ctx.progress(ProgressEvent("advance", "models"))
             continue
         seconds = _time.perf_counter() - t0
+        outcome = str(fit.outcome)  # a single-model analysis names its own outcome
         fits[(analysis, outcome)] = fit
         rows.append(_fit_row(analysis, outcome, fit, seconds))
         spec_hashes[analysis] = str(fit.idata.attrs.get("spec_hash", ""))
@@ -242,7 +248,11 @@ def bayesian_fits(ctx: RunContext) -> SectionResult:
         params.insert(0, "analysis", analysis)
         param_tables.append(params)
         files[f"posteriors/{analysis}__{outcome}.nc"] = posterior_writer(fit.idata)
-        label = f"{analysis}, {outcome_registry.get(outcome).abbreviation}"
+        ctx.progress(ProgressEvent("advance", "models"))
+        if fit.diagnostics.passed and outcome != outcome_registry.PRIMARY and \
+                outcome in outcome_registry.CODES:
+            continue  # figures: the primary outcome, single models and every failed fit
+        label = f"{analysis}, {_label(outcome)}"
         verdict = "passed" if fit.diagnostics.passed else "FAILED its diagnostics"
         for kind, fig in diagnostic_figures(fit.idata, diagnostic_variables(fit.idata)).items():
             figures.append(_png_figure(
@@ -252,7 +262,6 @@ def bayesian_fits(ctx: RunContext) -> SectionResult:
                 fig,
                 group=f"ArviZ diagnostic plots: {label} (fit {verdict})",
             ))
-        ctx.progress(ProgressEvent("advance", "models"))
     ctx.progress(ProgressEvent("finish", "models"))
     ctx.store["fits"] = fits
     ctx.store["spec_hashes"] = spec_hashes
@@ -281,7 +290,9 @@ def bayesian_fits(ctx: RunContext) -> SectionResult:
             message += "; --quick draws too few samples to meet the ESS thresholds"
     text = [f"{len(fits)} fits: {sampling['chains']} chains x {sampling['draws']} draws after "
             f"{sampling['tune']} tuning steps, seed {settings.seed}. Thresholds come from each "
-            "analysis spec (models/analyses)."]
+            "analysis spec (models/analyses). ArviZ rank, ESS and energy plots are drawn for "
+            "the primary outcome, the single-model analyses and every fit that failed its "
+            "diagnostics; the tables cover every fit and parameter."]
     return _result(
         status=status, message=message, tables=tables, figures=figures, text=text,
         files=files,
@@ -428,34 +439,55 @@ def frequentist(ctx: RunContext) -> SectionResult:
 
 
 def ppc(ctx: RunContext) -> SectionResult:
-    """Check every published Table 3/7 statistic against its posterior predictive distribution."""
-    from imr_bayes import ppc as ppc_mod
-    from imr_bayes.report.figures import plot_published_checks
+    """Check the published statistics and the data against posterior predictive draws.
 
-    fits = ctx.store.get("fits", {})
+    For every fit of an analysis with a published counterpart (Tables 2/3, 6/7): each
+    printed statistic against its posterior predictive distribution (same missingness), and
+    data-level checks per arm x time. Figures: the published-statistic percentiles per
+    analysis, and ArviZ predictive densities for the primary outcome.
+    """
+    from imr_bayes import ppc as ppc_mod
+
+    fits = {k: f for k, f in ctx.store.get("fits", {}).items()
+            if ppc_mod.published_sample(f) is not None}
     if not fits:
-        return _result(status="unavailable", message="no Bayesian fit produced results")
-    frames = []
-    for (analysis, _outcome), fit in fits.items():
-        checks = ppc_mod.published_checks(fit)
-        checks.insert(0, "analysis", analysis)
-        frames.append(checks)
-    table = pd.concat(frames, ignore_index=True)
-    figures = []
+        return _result(status="unavailable",
+                       message="no fit of an analysis with published Table 2/3 or 6/7 numbers")
+    draws = 200 if ctx.settings.quick else 1000
+    seed = ctx.settings.seed
+    checks, data_checks, figures = [], [], []
+    for (analysis, outcome), fit in fits.items():
+        table = ppc_mod.published_checks(fit, draws=draws, seed=seed)
+        table.insert(0, "analysis", analysis)
+        checks.append(table)
+        dc = ppc_mod.data_checks(fit, draws=draws, seed=seed)
+        dc.insert(0, "analysis", analysis)
+        data_checks.append(dc)
+        if outcome == outcome_registry.PRIMARY:
+            figures.append(_png_figure(
+                f"predictive_{analysis}__{outcome}",
+                f"Posterior predictive densities per arm x time ({analysis}, {_label(outcome)}) "
+                "against the observed data (ArviZ plot_ppc_dist).",
+                ppc_mod.plot_data_checks(fit, draws=100, seed=seed),
+            ))
+    table = pd.concat(checks, ignore_index=True)
     for analysis, sub in table.groupby("analysis", sort=False):
         figures.append(_png_figure(
             f"published_checks_{analysis}",
-            f"Published statistics ({analysis}) against their posterior predictive 95 % "
-            "intervals, recomputed on replicated data with the observed missingness; red: "
-            "outside 2.5-97.5 %.",
-            plot_published_checks(sub),
+            f"Percentile of every published statistic ({analysis}) in its posterior "
+            "predictive distribution; band: central 95 %, red: flagged.",
+            ppc_mod.plot_published_checks(sub),
         ))
-    n_flag = int(table["flagged"].sum())
+    n_flag = int(table["flagged"].astype(bool).sum())
     return _result(
-        status="warning" if n_flag else "ok",
-        message=f"{n_flag} of {len(table)} published statistics outside their posterior "
-                "predictive 95 % interval" if n_flag else "",
-        tables={"published_checks": table}, figures=figures,
+        status="ok",
+        message="",
+        tables={"published_checks": table,
+                "data_checks": pd.concat(data_checks, ignore_index=True)},
+        figures=figures,
+        text=[f"{n_flag} of {len(table)} published statistics fall outside the central 95 % "
+              "of their posterior predictive distribution (flagged). Replicated data keep "
+              "the observed missingness; see docs/ppc.md."],
         summary={"n_checks": len(table), "n_flagged": n_flag},
     )
 
@@ -464,8 +496,19 @@ def ppc(ctx: RunContext) -> SectionResult:
 COMPARISON_SHOWN: tuple[str, ...] = (
     "outcome", "published_b", "published_ci_low", "published_ci_high", "published_p",
     "frequentist_b", "post_mean", "eti95_low", "eti95_high", "p_direction", "p_benefit",
-    "p_rope", "bf10", "agreement",
+    "p_rope", "bf10", "agreement", "multiplicity_conclusion",
 )
+
+
+def _one_row_per_outcome(rows: pd.DataFrame) -> pd.DataFrame:
+    """Pick each outcome's headline effect: condition x time, else its first estimand."""
+    order = rows["estimand"].ne("condition_x_time")
+    head = (rows.assign(_o=order).sort_values("_o", kind="stable")
+            .drop_duplicates("outcome").drop(columns="_o"))
+    head = head.set_index("outcome").loc[list(dict.fromkeys(rows["outcome"]))].reset_index()
+    shown = [c for c in ("outcome", "estimand", "time", *COMPARISON_SHOWN[1:])
+             if c in head.columns]
+    return head[shown]
 
 
 def comparison(ctx: RunContext) -> SectionResult:
@@ -473,22 +516,24 @@ def comparison(ctx: RunContext) -> SectionResult:
     import imr_bayes
     from imr_bayes import published
 
-    fits = ctx.store.get("fits", {})
+    fits = [f for (_, o), f in ctx.store.get("fits", {}).items()
+            if o in outcome_registry.OUTCOMES]
     if not fits:
-        return _result(status="unavailable", message="no Bayesian fit produced results")
-    table = imr_bayes.compare(list(fits.values()), ctx.store.get("frequentist"),
-                              published)
+        return _result(status="unavailable", message="no Bayesian fit of a trial outcome")
+    pooling = {k: ctx.settings.sampling[k] for k in ("draws", "tune", "chains")}
+    table = imr_bayes.compare(fits, ctx.store.get("frequentist"), published,
+                              pooling=pooling, seed=ctx.settings.seed)
     tables = {"comparison": table}
     for analysis, sub in table.groupby("analysis", sort=False):
-        cxt = sub[sub["estimand"] == "condition_x_time"]
-        shown = [c for c in COMPARISON_SHOWN if c in cxt.columns]
-        tables[f"outcomes_{analysis}"] = cxt[shown].reset_index(drop=True)
+        tables[f"outcomes_{analysis}"] = _one_row_per_outcome(sub)
     counts = table[table["estimand"] == "condition_x_time"].groupby(
-        ["analysis", "agreement"]).size()
+        ["analysis", "agreement"], dropna=False).size()
     return _result(
         tables=tables,
-        text=["One row per outcome and analysis for the condition x time effect; the CSV "
-              "holds every estimand. Agreement classes and the ROPE are defined in docs/."],
+        text=["One table per analysis with one row per outcome: its condition x time effect "
+              "(or the analysis' first treatment effect where the model has no such term); "
+              "the CSV holds every estimand. Agreement classes, the ROPE and the "
+              "multiplicity columns are defined in docs/comparison.md."],
         summary={"agreement": {f"{a}/{g}": int(n) for (a, g), n in counts.items()}},
     )
 
@@ -606,9 +651,9 @@ def _pooling_plot_data(table: pd.DataFrame) -> pd.DataFrame:
 def multiplicity(ctx: RunContext) -> SectionResult:
     """Pool the standardized effects across outcomes partially; set them beside BH.
 
-    Pools the published 18-month IMR - CAU differences (Table 3, all 12 outcomes), the
-    published condition x time coefficients (Table 2, BH family of all 12 outcomes) and,
-    when Bayesian fits exist, their standardized condition x time posteriors.
+    Pools the published 18-month IMR - CAU differences (Table 3, all 12 outcomes) and the
+    published condition x time coefficients (Table 2, BH family of all 12 outcomes). The
+    pooling of the Bayesian fits' effects is part of the comparison table (``compare``).
     """
     from imr_bayes import multiplicity as mult
     from imr_bayes.report.figures import plot_forest
@@ -621,14 +666,6 @@ def multiplicity(ctx: RunContext) -> SectionResult:
                                                            estimand="followup_difference"),
         "published_condition_x_time": mult.published_effects("itt"),
     }
-    fits = ctx.store.get("fits", {})
-    by_analysis: dict[str, list[pd.DataFrame]] = {}
-    for (analysis, _), fit in fits.items():
-        by_analysis.setdefault(analysis, []).append(fit.effects)
-    for analysis, frames in by_analysis.items():
-        effects = pd.concat(frames, ignore_index=True)
-        if (effects["estimand"] == "condition_x_time_d").sum() >= 3:
-            inputs[f"fits_{analysis}"] = mult.effects_from_fits(effects)
     for name, effects in inputs.items():
         result = mult.partial_pooling(effects, **run)
         tables[f"{name}_pooled"] = result.table
