@@ -1,0 +1,196 @@
+"""The comparison table on hand-built inputs (planted posteriors, frequentist and published).
+
+Posteriors are planted normal draws of the standardized condition x time slope, so every
+index has a closed form to test against; the frequentist and published sides are small
+hand-written tables. One end-to-end test on real fits of the twin is in the slow tier.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+from fixtures_ppc import tree
+from scipy import stats
+
+from imr_bayes import compare as compare_mod
+from imr_bayes.bayes.itt import make_panel
+from imr_bayes.compare import COLUMNS, compare, write_comparison
+from imr_bayes.data import default_twin
+from imr_bayes.errors import ImrBayesError
+from imr_bayes.spec import load_analysis
+
+N = 20_000
+#: outcome -> (posterior mean, posterior SD) of the standardized slope
+PLANTED = {"imrs_client": (0.10, 0.02), "cses": (0.02, 0.05), "sers_sf": (0.10, 0.02),
+           "ismi": (-0.10, 0.02), "bsi": (0.01, 0.10)}
+#: outcome -> frequentist (b, ci_low, ci_high, p) of condition x time (raw units)
+FREQ = {"imrs_client": (0.07, 0.01, 0.13, 0.01), "cses": (4.0, 1.0, 7.0, 0.01),
+        "sers_sf": (1.0, -2.0, 4.0, 0.4), "ismi": (0.05, 0.02, 0.08, 0.001),
+        "bsi": (0.01, -0.05, 0.07, 0.5)}
+EXPECTED = {"imrs_client": "both_detect", "cses": "frequentist_only",
+            "sers_sf": "bayesian_only", "ismi": "opposite_sign", "bsi": "both_null"}
+
+
+@pytest.fixture(scope="session")
+def fits():
+    twin = default_twin()
+    spec = load_analysis("itt")
+    out = []
+    for k, (outcome, (m, s)) in enumerate(PLANTED.items()):
+        panel = make_panel(twin, outcome, spec)
+        rng = np.random.default_rng(k)
+        beta = np.zeros((N, len(panel.terms)))
+        beta[:, panel.terms.index("condition_x_time")] = rng.normal(m, s, N)
+        idata = tree(panel, beta, np.full(N, 0.7), np.full(N, 0.6), seed=11)
+        out.append(SimpleNamespace(analysis="itt", outcome=outcome, idata=idata))
+    return out
+
+
+@pytest.fixture(scope="session")
+def frequentist():
+    effects = pd.DataFrame([{"outcome": o, "estimand": "condition_x_time", "estimate": b,
+                             "ci_low": lo, "ci_high": hi, "p": p}
+                            for o, (b, lo, hi, p) in FREQ.items()])
+    means = pd.DataFrame([{"outcome": o, "arm": "imr", "time": t, "diff": 0.5,
+                           "diff_ci_low": 0.1, "diff_ci_high": 0.9}
+                          for o in FREQ for t in (0, 1, 2)])
+    mult = pd.DataFrame({"outcome": ["cses", "sers_sf", "ismi", "bsi"],
+                         "p_bh": [0.04, 0.6, 0.004, 0.6]})
+    return {"itt": SimpleNamespace(sample="itt", effects=effects, marginal_means=means,
+                                   multiplicity=mult)}
+
+
+@pytest.fixture(scope="session")
+def table(fits, frequentist):
+    return compare(fits, frequentist, pooling=False)
+
+
+def _row(table, outcome, estimand="condition_x_time"):
+    return table[(table["outcome"] == outcome) & (table["estimand"] == estimand)].iloc[0]
+
+
+def test_shape_and_columns(table, fits):
+    assert list(table.columns) == list(COLUMNS)
+    # per ITT fit: condition x time and the IMR - CAU differences at 12 and 18 months
+    assert len(table) == 3 * len(fits)
+    assert table.groupby("outcome").size().eq(3).all()
+    diffs = table[table["estimand"] == "difference"]
+    assert sorted(diffs["time"].unique().tolist()) == [1, 2]
+
+
+def test_agreement_classes_on_hand_built_inputs(table):
+    for outcome, expected in EXPECTED.items():
+        assert _row(table, outcome)["agreement"] == expected, outcome
+
+
+def test_published_side_and_dropped_terms(table):
+    # Table 2: IMRS client B 0.07 (0.0007, 0.15), p 0.048 -> significant
+    r = _row(table, "imrs_client")
+    assert (r["published_b"], r["published_p"]) == (0.07, 0.048)
+    assert r["published_significant"] and r["published_table"] == "Table 2"
+    assert r["agreement_published"] == "both_detect"
+    # ISMI: the paper's AIC step dropped condition x time -> no B, "not detected"
+    r = _row(table, "ismi")
+    assert np.isnan(r["published_b"]) and pd.notna(r["published_significant"])
+    assert not r["published_significant"]
+    assert r["agreement_published"] == "bayesian_only"  # pd ~ 1 here
+    r = _row(table, "bsi")
+    assert r["agreement_published"] == "both_null"
+    # Table 3 differences come with CIs only
+    d = table[(table["outcome"] == "cses") & (table["estimand"] == "difference")
+              & (table["time"] == 1)].iloc[0]
+    assert (d["published_b"], d["published_ci_low"], d["published_ci_high"]) == (
+        15.10, 1.22, 28.98)
+    assert np.isnan(d["published_p"]) and d["published_significant"]
+
+
+def test_indices_match_closed_forms(table, fits):
+    """Normal posterior N(m, s) of the standardized slope: every index in closed form."""
+    for fit in fits:
+        m, s = PLANTED[fit.outcome]
+        r = _row(table, fit.outcome)
+        scale = float(fit.idata["constant_data"]["scale"])
+        mc = 4 / np.sqrt(N)  # ~4 Monte Carlo SEs of a probability
+        assert r["p_direction"] == pytest.approx(stats.norm.cdf(abs(m) / s), abs=mc)
+        # ROPE: |d_18| = |2 slope| <= 0.1 SD, i.e. |slope| <= 0.05 SD
+        p_rope = stats.norm.cdf((0.05 - m) / s) - stats.norm.cdf((-0.05 - m) / s)
+        assert r["p_rope"] == pytest.approx(p_rope, abs=mc)
+        assert r["rope_high"] == pytest.approx(0.05 * scale)
+        p_imp = stats.norm.sf((0.1 - m) / s) + stats.norm.cdf((-0.1 - m) / s)
+        assert r["p_abs_d_gt_0_2"] == pytest.approx(p_imp, abs=mc)
+        assert r["eti95_low"] == pytest.approx((m - 1.96 * s) * scale, abs=0.05 * s * scale)
+        assert r["post_mean_d"] == pytest.approx(2 * m, abs=4 * s / np.sqrt(N) * 2)
+        if stats.norm.pdf(0, m, s) > 1e-3:  # Savage-Dickey against N(0, 0.5) (analytic)
+            bf = stats.norm.pdf(0, 0, 0.5) / stats.norm.pdf(0, m, s)
+            assert r["bf10"] == pytest.approx(bf, rel=0.05)
+        sign = -1 if fit.outcome in ("ismi", "bsi") else 1  # lower is better
+        assert r["p_benefit"] == pytest.approx(stats.norm.cdf(sign * m / s), abs=mc)
+        assert "Normal(mu=0, sigma=0.5)" in r["prior"]
+
+
+def test_bh_column_comes_from_the_frequentist_family(table):
+    assert _row(table, "cses")["bh_detect"] and not _row(table, "sers_sf")["bh_detect"]
+    assert pd.isna(_row(table, "imrs_client")["p_bh"])  # primary: not in the BH family
+
+
+@pytest.mark.slow
+def test_partial_pooling_conclusion(fits, frequentist):
+    out = compare(fits, frequentist, pooling={"draws": 300, "tune": 300, "chains": 1})
+    cxt = out[out["estimand"] == "condition_x_time"].set_index("outcome")
+    assert cxt["pooled_p_benefit"].notna().all()
+    assert cxt.loc["cses", "multiplicity_conclusion"].startswith("BH detect, pooled ")
+    assert cxt.loc["imrs_client", "multiplicity_conclusion"].startswith("pooled ")
+    # ISMI's planted slope is a clear benefit (lower is better): pooled detects it
+    assert bool(cxt.loc["ismi", "pooled_detect"])
+    assert out[out["estimand"] == "difference"]["pooled_detect"].isna().all()
+
+
+def test_write_comparison(table, tmp_path):
+    paths = write_comparison(table, tmp_path / "out")
+    back = pd.read_csv(paths["csv"])
+    assert back.shape == table.shape
+    md = paths["md"].read_text().splitlines()
+    assert len(md) == len(table) + 2 and md[0].startswith("| analysis |")
+    html = paths["html"].read_text()
+    assert "<table" in html and "both_detect" in html and "background-color" in html
+    assert not list((tmp_path / "out").glob("*.tmp*"))
+
+
+def test_estimand_names_are_generic(fits):
+    """A completers fit's estimands keep canonical names; fit_estimand has the pp_ prefix."""
+    view = SimpleNamespace(analysis="completers", outcome="sers_sf", idata=fits[2].idata)
+    effs = compare_mod.effect_draws(view)
+    cxt = next(e for e in effs if e.estimand == "condition_x_time")
+    assert cxt.fit_estimand == "pp_condition_x_time" and cxt.horizon == 2
+    out = compare([view], None, pooling=False)
+    r = _row(out, "sers_sf")
+    assert r["published_table"] == "Table 6" and r["published_b"] == 3.64
+
+
+def test_bad_input(fits):
+    with pytest.raises(ImrBayesError, match="at least one"):
+        compare([], None)
+    with pytest.raises(ImrBayesError, match="alpha"):
+        compare(fits, None, alpha=5, pooling=False)
+    with pytest.raises(ImrBayesError, match="rope_d"):
+        compare(fits, None, rope_d=-1, pooling=False)
+
+
+@pytest.mark.slow
+def test_comparison_on_real_fits_of_the_twin():
+    """Done-when on a small scale: ITT and completer fits of two outcomes on the twin."""
+    import imr_bayes
+    from imr_bayes import frequentist as F
+
+    twin = default_twin()
+    outs = ("imrs_client", "sers_sf")
+    fits = [imr_bayes.fit(twin, outcome=o, analysis=a, draws=200, tune=200, chains=2)
+            for a in ("itt", "completers") for o in outs]
+    freq = {s: F.replicate(twin, sample=s, outcomes=outs) for s in ("itt", "completers")}
+    out = compare(fits, freq, pooling={"draws": 300, "tune": 300, "chains": 2})
+    cxt = out[out["estimand"] == "condition_x_time"]
+    assert len(cxt) == 4 and cxt["agreement"].notna().all()
+    assert cxt["frequentist_b"].notna().all() and cxt["bf10"].gt(0).all()
