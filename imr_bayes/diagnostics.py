@@ -110,14 +110,16 @@ def diagnose(tree, var_names: list[str], thresholds: DiagnosticsSpec) -> Diagnos
         bfmi = []
     th = thresholds
     problems = []
+    # NaN (e.g. R-hat of a single chain) fails the check: it is never silently passed.
     bad = table[~(table["r_hat"] <= th.r_hat_max)]
     if len(bad):
-        problems.append(f"R-hat > {th.r_hat_max} for {len(bad)} parameter(s), worst "
-                        f"{bad['r_hat'].max():.3f} ({bad.loc[bad['r_hat'].idxmax(), 'parameter']})")
+        worst = bad.loc[bad["r_hat"].fillna(np.inf).idxmax()]
+        problems.append(f"R-hat > {th.r_hat_max} or not computable for {len(bad)} "
+                        f"parameter(s), worst {worst['r_hat']:.3f} ({worst['parameter']})")
     for col, lim in (("ess_bulk", th.ess_bulk_min), ("ess_tail", th.ess_tail_min)):
         bad = table[~(table[col] >= lim)]
         if len(bad):
-            worst = bad.loc[bad[col].idxmin()]
+            worst = bad.loc[bad[col].fillna(-np.inf).idxmin()]
             problems.append(f"{col.replace('_', ' ')} < {lim:g} for {len(bad)} parameter(s), "
                             f"worst {worst[col]:.0f} ({worst['parameter']})")
     if divergences > th.divergences_max:

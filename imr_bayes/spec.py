@@ -137,7 +137,7 @@ class SamplerSpec(_Strict):
 
     engine: Literal["marginal", "full"] = "marginal"
     sampler: Literal["nutpie", "pymc"] = "nutpie"
-    backend: Literal["auto", "c", "numba"] = "auto"
+    backend: Literal["auto", "pyfunc", "numba"] = "auto"
     draws: int = Field(1000, ge=1)
     tune: int = Field(1000, ge=0)
     chains: int = Field(4, ge=1)

@@ -76,7 +76,7 @@ def fit(data: pd.DataFrame, *, outcome: str = "imrs_client", analysis: str = "it
         Add a ``posterior_predictive`` group.
     **options
         Analysis options (ITT: ``engine`` "marginal"/"full", ``sampler`` "nutpie"/"pymc",
-        ``backend`` "auto"/"c"/"numba", ``imr_group``, ``participant``,
+        ``backend`` "auto"/"pyfunc"/"numba", ``imr_group``, ``participant``,
         ``residual_sd_by_arm``, ``cores``, ``target_accept``).
 
     Returns

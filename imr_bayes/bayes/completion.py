@@ -265,7 +265,8 @@ def build_cace_model(cp: CacePanel, spec, priors: dict[str, dict[str, Any]]):
     return model
 
 
-def _cace_priors(request, spec) -> dict[str, dict[str, Any]]:
+def cace_priors(request, spec) -> dict[str, dict[str, Any]]:
+    """Resolve the CACE priors: prior-set entries (:data:`CACE_TERMS`) and compliance."""
     from imr_bayes.spec import priors_for
 
     direction = outcomes.get(request.outcome).direction
@@ -366,7 +367,7 @@ def fit_cace(data: pd.DataFrame, request) -> Any:
                         "engine must be 'marginal'")
     covariates = _covariates(request)
     cp = make_cace_panel(data, request.outcome, spec, covariates)
-    priors = _cace_priors(request, spec)
+    priors = cace_priors(request, spec)
     key = {"model": "cace", "k": cp.W.shape[1], "groups": len(cp.panel.groups),
            "imr_group": spec.random.imr_group, "priors": priors}
     compiled = ext.compile_once(key, lambda: build_cace_model(cp, spec, priors))

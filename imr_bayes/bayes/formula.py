@@ -71,7 +71,7 @@ def fit_formula(formula: str, data: pd.DataFrame, *, family: str = "gaussian",
     center_predictors : bool
         bambi's default (True) centres predictors, so ``Intercept`` is the mean response at
         the predictors' means, not at zero as in lme4/statsmodels (see ``docs/parity.md``).
-    backend : {"auto", "c", "numba"}
+    backend : {"auto", "pyfunc", "numba"}
         See :func:`imr_bayes.bayes.sampling.compile_model`.
 
     Returns

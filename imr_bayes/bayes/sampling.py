@@ -1,13 +1,14 @@
 """Compile a PyMC model once, swap its data, sample with nutpie (default) or PyMC's NUTS.
 
-nutpie's own PyMC compiler goes through numba, which costs about a minute per model on the
-shared 2-core machines and is not cached between processes. Here the log density and its
-gradient are compiled by PyTensor's C backend instead (cached on disk across processes) with
-every ``pm.Data`` container turned into an explicit input, and handed to nutpie's Rust NUTS
-through its ``from_pyfunc`` interface. The same compiled function then serves every data set
-of the same structure (all 12 outcomes): :meth:`CompiledModel.with_data` swaps the arrays,
-nothing is recompiled. Each chain gets its own copy of the compiled function, so chains can
-run in parallel threads.
+Two backends. ``numba``: nutpie's own PyMC compiler, whose numba C callback costs about a
+minute per model on the shared 2-core machines and is not cached between processes, but is
+fastest per gradient. ``pyfunc``: the log density and its gradient are compiled by PyTensor
+(numba linker, cached on disk across processes) with every ``pm.Data`` container turned into
+an explicit input, and the pure jitted function is handed to nutpie's Rust NUTS through its
+``from_pyfunc`` interface (a Python call per gradient; the jitted function is pure, so the
+chains' threads share it). Either way one compiled model serves every data set of the same
+structure (all 12 outcomes): :meth:`CompiledModel.with_data` swaps the arrays, nothing is
+recompiled.
 """
 
 from __future__ import annotations
@@ -60,22 +61,22 @@ class CompiledModel:
                              self.data_names, self.data_dtypes, {**(self.data or {}), **arrays})
 
 
-#: Below this many iterations in total, "auto" compiles with the C backend (fast to compile,
-#: slower per gradient); at or above it with numba (about a minute to compile, several times
-#: faster per gradient). Measured on the shared 2-core machine; see bench/results.md.
+#: Below this many iterations in total, "auto" uses the ``pyfunc`` backend (fast to compile,
+#: slower per gradient); at or above it ``numba`` (about a minute to compile, faster per
+#: gradient). Measured on the shared 2-core machine; see bench/results.md.
 AUTO_NUMBA_ITERATIONS: int = 4000
 
 
 def choose_backend(backend: str, *, draws: int, tune: int, chains: int) -> str:
-    """Resolve ``"auto"`` to ``"c"`` or ``"numba"`` by the run's total iterations."""
+    """Resolve ``"auto"`` to ``"pyfunc"`` or ``"numba"`` by the run's total iterations."""
     if backend == "auto":
-        return "numba" if (draws + tune) * chains >= AUTO_NUMBA_ITERATIONS else "c"
-    if backend not in ("c", "numba"):
-        raise ImrBayesError(f"unknown backend {backend!r}; valid: auto, c, numba")
+        return "numba" if (draws + tune) * chains >= AUTO_NUMBA_ITERATIONS else "pyfunc"
+    if backend not in ("pyfunc", "numba"):
+        raise ImrBayesError(f"unknown backend {backend!r}; valid: auto, pyfunc, numba")
     return backend
 
 
-def compile_model(model, backend: str = "c") -> CompiledModel:
+def compile_model(model, backend: str = "pyfunc") -> CompiledModel:
     """Compile ``model``'s log density and gradient for nutpie.
 
     Parameters
@@ -83,10 +84,10 @@ def compile_model(model, backend: str = "c") -> CompiledModel:
     model : pymc.Model
         A model whose data live in ``pm.Data`` containers and whose free variables are all
         continuous.
-    backend : {"c", "numba"}
-        ``c``: PyTensor's C backend behind nutpie's Python-function interface (compiles in
-        seconds, cached on disk). ``numba``: nutpie's own compiler (slow to compile, faster
-        per gradient evaluation).
+    backend : {"pyfunc", "numba"}
+        ``pyfunc``: PyTensor's jitted function behind nutpie's Python-function interface
+        (compiles in seconds once cached on disk). ``numba``: nutpie's own compiler (slow to
+        compile, faster per gradient evaluation).
     """
     from pytensor.tensor.sharedvar import TensorSharedVariable
 
@@ -98,8 +99,8 @@ def compile_model(model, backend: str = "c") -> CompiledModel:
         return CompiledModel(nutpie.compile_pymc_model(model), model,
                              tuple(v.name for v in data_vars),
                              {v.name: str(v.dtype) for v in data_vars})
-    if backend != "c":
-        raise ImrBayesError(f"unknown backend {backend!r}; valid: c, numba")
+    if backend != "pyfunc":
+        raise ImrBayesError(f"unknown backend {backend!r}; valid: pyfunc, numba")
     import pytensor
     import pytensor.tensor as pt
     from nutpie.compiled_pyfunc import from_pyfunc
@@ -126,17 +127,24 @@ def compile_model(model, backend: str = "c") -> CompiledModel:
 
     logp = model.logp()
     grad = pt.concatenate([g.ravel() for g in pt.grad(logp, values)])
+    # Other shared variables (dimension lengths of coordinates) become constants.
+    from pytensor.compile.sharedvalue import SharedVariable
+    from pytensor.graph.traversal import ancestors
+
+    for var in ancestors([logp, grad, *model.unobserved_value_vars]):
+        if isinstance(var, SharedVariable) and var not in replace:
+            replace[var] = pt.constant(var.get_value(), dtype=var.dtype)
     logp_r, grad_r = clone_replace([logp, grad], replace)
-    logp_fn = pytensor.function([joined, *data_inputs], [logp_r, grad_r], mode="FAST_RUN",
-                                on_unused_input="ignore")
+    logp_fn = _jitted(pytensor.function([joined, *data_inputs], [logp_r, grad_r],
+                                        mode="NUMBA", on_unused_input="ignore"))
 
     # Trace the free variables on their constrained scale, and the deterministics.
     names = [v.name for v in free]
     by_name = {u.name: u for u in model.unobserved_value_vars}
     names += [d.name for d in model.deterministics if d.name in by_name]
     expand_out = clone_replace([by_name[n] for n in names], replace)
-    expand_fn = pytensor.function([joined, *data_inputs], expand_out, mode="FAST_RUN",
-                                  on_unused_input="ignore")
+    expand_fn = _jitted(pytensor.function([joined, *data_inputs], expand_out, mode="NUMBA",
+                                          on_unused_input="ignore"))
     x0 = np.concatenate([np.ravel(point[v.name]) for v in values]).astype("float64")
     data0 = [np.ascontiguousarray(v.get_value()) for v in data_vars]
     rv_shapes = [tuple(np.shape(o)) for o in expand_fn(x0, *data0)]
@@ -150,21 +158,15 @@ def compile_model(model, backend: str = "c") -> CompiledModel:
         return np.concatenate([np.ravel(pt_[v.name]) for v in values]).astype("float64")
 
     def make_logp_func():
-        fn = logp_fn.copy()
-        fn.trust_input = True  # inputs are cast once in with_data; skips per-call checks
-
         def logp(x, **data):
-            val, g = fn(x, *[data[n] for n in data_names])
+            val, g = logp_fn(x, *[data[n] for n in data_names])
             return float(val), np.asarray(g, dtype="float64", order="C")
 
         return logp
 
     def make_expand_func(seed1, seed2, chain):
-        fn = expand_fn.copy()
-        fn.trust_input = True
-
         def expand(x, **data):
-            out = fn(x, *[data[n] for n in data_names])
+            out = expand_fn(x, *[data[n] for n in data_names])
             return {n: np.asarray(o, dtype="float64", order="C").reshape(s)
                     for n, o, s in zip(names, out, rv_shapes, strict=True)}
 
@@ -183,6 +185,17 @@ def compile_model(model, backend: str = "c") -> CompiledModel:
     )
     return CompiledModel(nutpie_model, model, data_names,
                          {v.name: str(v.dtype) for v in data_vars})
+
+
+def _jitted(fn):
+    """Return the pure jitted function behind a PyTensor function (numba linker).
+
+    The jitted function keeps no state between calls, so the chains' threads can call it
+    concurrently; the :class:`pytensor.compile.function.types.Function` wrapper could not.
+    """
+    if fn.get_shared():
+        raise ImrBayesError(f"model graph still holds shared variables {fn.get_shared()}")
+    return fn.vm.jit_fn
 
 
 def sample(compiled: CompiledModel, *, draws: int, tune: int, chains: int, cores: int,

@@ -26,6 +26,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "simulate",
     "calibrate",
     "frequentist",
+    "fit",
 )
 
 
