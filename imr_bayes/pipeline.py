@@ -140,6 +140,8 @@ class RunSettings:
     ----------
     data_path : Path or None
         Participant data file (through ``imr_bayes.data.load``); None uses the default twin.
+    column_map : tuple of (str, str)
+        Renames (file column, contract column) passed to ``imr_bayes.data.load``.
     quick : bool
         Use :data:`QUICK_SAMPLING` instead of :data:`FULL_SAMPLING`.
     outcomes : tuple of str
@@ -151,6 +153,7 @@ class RunSettings:
     """
 
     data_path: Path | None = None
+    column_map: tuple[tuple[str, str], ...] = ()
     quick: bool = False
     outcomes: tuple[str, ...] = outcome_registry.CODES
     analyses: tuple[str, ...] | None = None
@@ -178,7 +181,10 @@ class RunContext:
             from imr_bayes import data as data_mod
 
             path = self.settings.data_path
-            self.store["data"] = data_mod.load(path) if path else data_mod.default_twin()
+            self.store["data"] = (
+                data_mod.load(path, column_map=dict(self.settings.column_map) or None)
+                if path else data_mod.default_twin()
+            )
         return self.store["data"]
 
 
@@ -295,6 +301,8 @@ def validate_settings(settings: RunSettings) -> None:
                 )
     if settings.data_path is not None and not Path(settings.data_path).is_file():
         raise ImrBayesError(f"data file not found: {settings.data_path}")
+    if settings.column_map and settings.data_path is None:
+        raise ImrBayesError("a column map needs a data file (--data FILE)")
 
 
 def available_analyses() -> tuple[str, ...]:
@@ -383,13 +391,16 @@ def run(
     Raises
     ------
     ImrBayesError
-        If the settings are invalid (checked before any work starts).
+        If the settings are invalid, or the user's data file breaks the data contract
+        (``DataValidationError``), both checked before any work starts.
     """
     validate_settings(settings)
     notify = progress or (lambda event: None)
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     ctx = RunContext(settings=settings, progress=notify)
+    if settings.data_path is not None:
+        ctx.data  # noqa: B018 - the user's file is loaded and validated before any work
     notify(ProgressEvent("plan", "overall", total=len(SECTIONS)))
     collected: list[tuple[Section, SectionResult]] = []
     for section in SECTIONS:

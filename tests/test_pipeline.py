@@ -137,6 +137,7 @@ def test_broken_module_is_an_error_not_missing(tmp_path, monkeypatch):
         (RunSettings(outcomes=("imrs_clent",)), "Did you mean 'imrs_client'"),
         (RunSettings(outcomes=()), "no outcomes selected"),
         (RunSettings(data_path=pipeline.Path("/no/such/file.csv")), "data file not found"),
+        (RunSettings(column_map=(("id", "participant_id"),)), "needs a data file"),
     ],
 )
 def test_bad_settings_fail_before_any_work(settings, needle):
@@ -187,3 +188,31 @@ def test_plan_fits_scopes_each_analysis(monkeypatch):
     # without the primary outcome, primary-only analyses take the first selected outcome
     jobs = pipeline.plan_fits(RunSettings(outcomes=("bsi",), analyses=("cace", "fidelity")))
     assert jobs == [("cace", "bsi")]
+
+
+def test_cli_column_map_must_be_pairs(tmp_path):
+    import argparse
+
+    from imr_bayes.cli import reanalyze
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--debug", action="store_true")
+    reanalyze.register(parser.add_subparsers(dest="command"))
+    data = tmp_path / "d.csv"
+    data.write_text("x\n1\n")
+    args = parser.parse_args(["reanalyze", "--data", str(data), "--column-map", "idparticipant"])
+    with pytest.raises(ImrBayesError, match="FILE_COL=CONTRACT_COL pairs; got 'idparticipant'"):
+        args.func(args)
+    assert reanalyze._column_map(["id=participant_id"]) == (("id", "participant_id"),)
+
+
+def test_bad_user_data_fails_before_any_section_runs(tmp_path, fake_registry):
+    pytest.importorskip("imr_bayes.data")
+    from imr_bayes.errors import DataValidationError
+
+    bad = tmp_path / "trial.csv"
+    bad.write_text("participant_id,arm,time\nP1,treatment,0\n")
+    events = []
+    with pytest.raises(DataValidationError, match="missing column"):
+        pipeline.run(RunSettings(data_path=bad), progress=events.append)
+    assert events == []

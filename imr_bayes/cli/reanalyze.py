@@ -31,6 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--data", type=Path, metavar="FILE",
                         help="participant data (CSV or Parquet, long format; see docs/ data "
                              "contract). Default: the embedded synthetic twin")
+    parser.add_argument("--column-map", nargs="+", default=[], metavar="FILE_COL=CONTRACT_COL",
+                        help="rename columns of --data to the contract's names, "
+                             "e.g. --column-map id=participant_id group=arm")
     parser.add_argument("--out", type=Path, default=Path("reports"), metavar="DIR",
                         help="folder that receives <run-id>/ (default: reports)")
     parser.add_argument("--quick", action="store_true",
@@ -82,6 +85,19 @@ class _Bars:
         self.bars.clear()
 
 
+def _column_map(pairs: list[str]) -> tuple[tuple[str, str], ...]:
+    """Parse ``OLD=NEW`` pairs; raise a one-line error naming a malformed one."""
+    from imr_bayes.errors import ImrBayesError
+
+    out = []
+    for pair in pairs:
+        old, sep, new = pair.partition("=")
+        if not sep or not old or not new:
+            raise ImrBayesError(f"--column-map takes FILE_COL=CONTRACT_COL pairs; got {pair!r}")
+        out.append((old, new))
+    return tuple(out)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the pipeline, write the report, print where it is; return the exit code."""
     from imr_bayes import pipeline
@@ -89,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
 
     settings = pipeline.RunSettings(
         data_path=args.data,
+        column_map=_column_map(args.column_map),
         quick=args.quick,
         outcomes=tuple(args.outcomes),
         analyses=tuple(args.analyses) if args.analyses is not None else None,
