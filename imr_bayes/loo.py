@@ -51,16 +51,18 @@ class LooComparison:
     elpd_diff : float
         ELPD(with interaction) - ELPD(without); > 0 favours the interaction.
     diff_se : float
-        SE of that difference (from the pointwise differences).
-    pareto_k : pandas.DataFrame
-        ``participant, k_with, k_without`` (no outcome values).
+        SE of that difference, ``sqrt(n * var(d_i))`` over the pointwise differences
+        ``d_i`` (population variance, as arviz-stats ``compare``).
+    pointwise : pandas.DataFrame
+        ``participant, elpd_with, elpd_without, k_with, k_without``: pointwise ELPD and
+        Pareto k per participant block (no outcome values; not written to reports).
     """
 
     outcome: str
     table: pd.DataFrame
     elpd_diff: float
     diff_se: float
-    pareto_k: pd.DataFrame
+    pointwise: pd.DataFrame
 
     def summary(self) -> dict[str, Any]:
         """Return the headline numbers as a plain dict (for reports and the CLI)."""
@@ -189,7 +191,7 @@ def compare_interaction(with_fit: Any, without_fit: Any) -> LooComparison:
     diff = np.asarray(loo_w.elpd_i, dtype=float).ravel() - np.asarray(loo_o.elpd_i,
                                                                       dtype=float).ravel()
     n = diff.size
-    diff_se = float(np.sqrt(n * np.var(diff, ddof=1))) if n > 1 else float("nan")
+    diff_se = float(np.sqrt(n * np.var(diff))) if n > 1 else float("nan")  # as arviz-stats
     rows = []
     for model, res in names.items():
         k = _k(res)
@@ -203,10 +205,13 @@ def compare_interaction(with_fit: Any, without_fit: Any) -> LooComparison:
         })
     table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS)).sort_values(
         "elpd_loo", ascending=False, ignore_index=True)
-    pareto = pd.DataFrame({"participant": ll_w["participant"].values.astype(str),
-                           "k_with": _k(loo_w), "k_without": _k(loo_o)})
+    pointwise = pd.DataFrame({
+        "participant": ll_w["participant"].values.astype(str),
+        "elpd_with": np.asarray(loo_w.elpd_i, dtype=float).ravel(),
+        "elpd_without": np.asarray(loo_o.elpd_i, dtype=float).ravel(),
+        "k_with": _k(loo_w), "k_without": _k(loo_o)})
     return LooComparison(outcome=str(with_fit.outcome), table=table,
-                         elpd_diff=float(diff.sum()), diff_se=diff_se, pareto_k=pareto)
+                         elpd_diff=float(diff.sum()), diff_se=diff_se, pointwise=pointwise)
 
 
 def loo_interaction(data: pd.DataFrame, *, outcome: str = "imrs_client",
