@@ -27,6 +27,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "calibrate",
     "frequentist",
     "fit",
+    "compare",
 )
 
 
