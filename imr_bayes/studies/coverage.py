@@ -117,6 +117,7 @@ def plot(store_dir: str | Path) -> Any:
     ax_rank.axhspan(lo * n, hi * n, color="0.85", label="95 % band, uniform ranks")
     ax_rank.bar(np.arange(bins), counts, width=0.9, color="C0")
     ax_rank.axhline(n / bins, color="0.3", lw=1)
+    ax_rank.set_xticks(np.arange(0, bins, max(1, bins // 5)))
     ax_rank.set(xlabel=f"rank of the truth ({bins} bins)", ylabel="replicates",
                 title=f"SBC ranks (chi-square p = {summary['rank_p']:.2f})")
     ax_rank.legend(loc="lower right", fontsize=8)

@@ -243,3 +243,16 @@ def simulate_z(panel: Any, params: dict[str, float], rng: np.random.Generator) -
 def nutpie_seed(rng: np.random.Generator) -> int:
     """Return a sampler seed drawn from the replicate's generator."""
     return int(rng.integers(2**31 - 1))
+
+
+def warm_up(backend: str = "numba") -> int:
+    """Compile the ITT model and fill the twin's caches in this process; return its pid.
+
+    Run it on every worker before timing a study (``client.run(warm_up)``): the first
+    replicate of each worker otherwise includes the compilation.
+    """
+    import os
+
+    compiled_model(backend=backend)
+    design_panel(np.random.default_rng(0))
+    return os.getpid()

@@ -355,10 +355,12 @@ def _replicate_task(replicate: ReplicateFunction, index: int, seed: int,
     """Worker side of one replicate: seed, single-threaded BLAS, timing and worker id."""
     from threadpoolctl import threadpool_limits
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     with threadpool_limits(1):
         frame = replicate(index=index, seed=replicate_seed(seed, index), settings=config,
                           context=context)
+    # cpu_seconds: CPU time of the worker process (all its threads) during the replicate.
     return frame.assign(
-        seconds=time.perf_counter() - start, worker=f"{socket.gethostname()}:{os.getpid()}"
+        seconds=time.perf_counter() - start, cpu_seconds=time.process_time() - cpu,
+        worker=f"{socket.gethostname()}:{os.getpid()}",
     )
