@@ -513,15 +513,15 @@ def _one_row_per_outcome(rows: pd.DataFrame) -> pd.DataFrame:
 
 def comparison(ctx: RunContext) -> SectionResult:
     """Set posterior, reproduced frequentist and published condition x time side by side."""
-    import imr_bayes
     from imr_bayes import published
+    from imr_bayes.compare import compare
 
     fits = [f for (_, o), f in ctx.store.get("fits", {}).items()
             if o in outcome_registry.OUTCOMES]
     if not fits:
         return _result(status="unavailable", message="no Bayesian fit of a trial outcome")
     pooling = {k: ctx.settings.sampling[k] for k in ("draws", "tune", "chains")}
-    table = imr_bayes.compare(fits, ctx.store.get("frequentist"), published,
+    table = compare(fits, ctx.store.get("frequentist"), published,
                               pooling=pooling, seed=ctx.settings.seed)
     tables = {"comparison": table}
     for analysis, sub in table.groupby("analysis", sort=False):
