@@ -125,6 +125,7 @@ def test_barg_status_follows_the_sections_that_ran():
     assert table.loc["2.B", "status"] == "covered"          # convergence: fits (warning counts)
     assert table.loc["3.B", "status"] == "covered"          # fits + forest
     assert table.loc["3.A", "status"] == "not covered"      # PPC not in this build
+    assert table.loc["1.E", "status"] == "not covered"      # no prior predictive check
     assert table.loc["2.D", "status"] == "not applicable"
     assert table.loc["P.A", "status"] == "documents only"
     assert table.loc["6.A", "status"] == "covered"

@@ -48,7 +48,7 @@ ITEMS: tuple[BargItem, ...] = (
              "models/ prior sets; docs/ priors"),
     BargItem("1.D", "Formal specification (code) of likelihood and prior", ("fits", "provenance"),
              "models/ specs (hashes in Provenance)"),
-    BargItem("1.E", "Prior predictive check", ("ppc",)),
+    BargItem("1.E", "Prior predictive check", ()),
     BargItem("2.A", "Software and versions", ("provenance",)),
     BargItem("2.B", "MCMC convergence (R-hat) for every parameter", ("fits",)),
     BargItem("2.C", "MCMC resolution (ESS) for every parameter", ("fits",)),
