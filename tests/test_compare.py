@@ -194,3 +194,12 @@ def test_comparison_on_real_fits_of_the_twin():
     cxt = out[out["estimand"] == "condition_x_time"]
     assert len(cxt) == 4 and cxt["agreement"].notna().all()
     assert cxt["frequentist_b"].notna().all() and cxt["bf10"].gt(0).all()
+
+
+def test_package_attribute_is_callable_after_submodule_import(fits):
+    """``imr_bayes.compare(...)`` (the report's call) works after ``import imr_bayes.compare``."""
+    import imr_bayes
+    import imr_bayes.compare  # noqa: F401 - binds the package attribute to the module
+
+    out = imr_bayes.compare(fits[:1], None, pooling=False)
+    assert len(out) == 3 and list(out.columns) == list(COLUMNS)
