@@ -203,7 +203,7 @@ def _latent_curve(code: str, arm: str) -> tuple[np.ndarray, np.ndarray]:
     grid = _grid(o)
     sd = latent_sd(code, arm)
     span = o.scale_max - o.scale_min
-    mus = np.linspace(o.scale_min - span, o.scale_max + span, 801)
+    mus = np.linspace(o.scale_min - 3 * span, o.scale_max + 3 * span, 1601)
     edges = np.concatenate([[-np.inf], (grid[:-1] + grid[1:]) / 2, [np.inf]])
     prob = np.diff(stats.norm.cdf((edges[None, :] - mus[:, None]) / sd), axis=1)
     return prob @ grid, mus
