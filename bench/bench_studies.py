@@ -45,7 +45,7 @@ def measure(workers: int, replicates: int) -> dict[str, float]:
         shutil.rmtree(out)
     load_before = os.getloadavg()[0]
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                      dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
+                      dashboard_address=":0", silence_logs=logging.ERROR) as cluster, \
             Client(cluster) as client:
         start = time.perf_counter()
         client.run(warm_up)

@@ -1,9 +1,9 @@
 """The three simulation studies at small R on a LocalCluster started and stopped per run.
 
-The studies run with ``--quick`` settings (tiny fits, PyTensor C backend) on thread workers
-(``processes=False``): the compiled ITT model is then compiled once for the whole module
-instead of once per worker process (about 20 s vs 60-100 s with process workers on the shared
-2-core machine; process workers are exercised in ``test_studies_runner.py``).
+The studies run with ``--quick`` settings (tiny fits, the ``pyfunc`` backend of
+``imr_bayes.bayes.sampling``) on thread workers (``processes=False``): the ITT model is then
+compiled once for the whole module instead of once per worker process (process workers are
+exercised in ``test_studies_runner.py``).
 Statistical properties are checked without MCMC where possible: the planted ICC of the nesting
 data, the prior draws of the SBC, and the conjugate analysis of the assurance study against a
 dense GLS written out here and against an MCMC fit of the ITT model.
@@ -202,7 +202,7 @@ def test_conjugate_analysis_agrees_with_mcmc_on_the_itt_model(runs):
         "group_on": ((treated > 0)[:, None] & (time > 0)).astype(float),
         "arm_idx": np.where(treated > 0, 0, 1).astype(np.int64),
     }
-    fit = fitting.fit_effect(data, seed=3, draws=400, tune=300, chains=1, backend="c")
+    fit = fitting.fit_effect(data, seed=3, draws=400, tune=300, chains=1, backend="pyfunc")
     post = fit.summary()
     sd = np.sqrt(cov[3, 3])
     # The MCMC fit estimates the variance components that the approximation takes as
@@ -226,7 +226,7 @@ def test_cli_resumes_a_finished_study(runs, capsys):
 
     store = runs["assurance"].store
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
-                      dashboard_address=None) as cluster:
+                      dashboard_address=":0") as cluster:
         code = main(["study", "assurance", "--replicates", "4", "--seed", "5", "--quick",
                      "--scheduler", cluster.scheduler_address, "--out", str(store),
                      "--no-progress"])

@@ -131,7 +131,7 @@ def test_existing_scheduler_is_used(tmp_path):
     from distributed import LocalCluster
 
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
-                      dashboard_address=None) as cluster:
+                      dashboard_address=":0") as cluster:
         result = run_study(CONJUGATE, replicates=3, out=tmp_path, seed=11, quick=True,
                            scheduler=cluster.scheduler_address)
     assert result.computed == (0, 1, 2) and result.workers == 1

@@ -51,7 +51,7 @@ DEFAULTS: dict[str, Any] = {
     "backend": "numba",
 }
 QUICK: dict[str, Any] = {"n_per_arm": [40, 80], "design_draws": 100, "design_tune": 100,
-                         "design_chains": 1, "backend": "c"}
+                         "design_chains": 1, "backend": "pyfunc"}
 
 
 def prepare(*, settings: Mapping[str, Any], seed: int) -> pd.DataFrame:

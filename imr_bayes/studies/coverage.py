@@ -38,7 +38,7 @@ DEFAULTS: dict[str, Any] = {
     "outcome": "imrs_client", "prior_set": "default",
     "draws": 500, "tune": 500, "chains": 2, "backend": "numba", "ranks": 99, "rank_bins": 20,
 }
-QUICK: dict[str, Any] = {"draws": 60, "tune": 60, "chains": 1, "backend": "c", "ranks": 19,
+QUICK: dict[str, Any] = {"draws": 60, "tune": 60, "chains": 1, "backend": "pyfunc", "ranks": 19,
                          "rank_bins": 4}
 
 

@@ -4,8 +4,9 @@ The studies fit the package's ITT model (:func:`imr_bayes.bayes.itt.build_model`
 engine: participant intercept integrated out) through nutpie. Compiling it with numba takes
 30-100 s on the shared machine, sampling a replicate about one second, so the compiled model
 is built once per worker process (:func:`compiled_model`, a process-level cache) and every
-replicate only swaps its data in (``with_data``). Quick runs use PyTensor's C backend instead
-(compiles in about 20 s, samples about 15 times slower).
+replicate only swaps its data in (``with_data``). Compilation and sampling are the Bayesian
+module's (:mod:`imr_bayes.bayes.sampling`); quick runs use its ``pyfunc`` backend (fast to
+compile, slower per gradient).
 
 The *naive* model (no IMR-group effect) is the same compiled model with ``group_on`` set to 0
 everywhere: the group parameters then drop out of the likelihood, keep their independent
@@ -33,7 +34,7 @@ from imr_bayes.spec import AnalysisSpec, load_analysis, load_prior_set, priors_f
 #: The estimand every study targets.
 ESTIMAND = "condition_x_time"
 #: Compilers of the ITT model (see :func:`compiled_model`).
-BACKENDS: tuple[str, ...] = ("numba", "c")
+BACKENDS: tuple[str, ...] = ("numba", "pyfunc")
 _COMPILE_LOCK = threading.Lock()
 
 
@@ -72,15 +73,16 @@ def compiled_model(outcome: str = outcomes.PRIMARY, prior_set: str = "default",
         Outcome code (sets the prior orientation).
     prior_set : str
         Prior set name under ``models/priors``.
-    backend : {"numba", "c"}
-        ``numba``: nutpie's own compiler (about a minute to compile, then about 20 us per
-        gradient: the choice for long studies). ``c``: PyTensor's C backend through
-        :func:`imr_bayes.bayes.sampling.compile_model` (about 20 s to compile, about 15 times
+    backend : {"numba", "pyfunc"}
+        Compiler of :func:`imr_bayes.bayes.sampling.compile_model`. ``numba``: nutpie's own
+        compiler (about a minute to compile, up to five on a saturated machine, then the
+        fastest per gradient: the choice for long studies). ``pyfunc``: PyTensor's jitted
+        function behind nutpie's Python interface (compiles in seconds once cached on disk,
         slower per gradient: the choice for quick runs and tests).
 
     Returns
     -------
-    compiled model
+    imr_bayes.bayes.sampling.CompiledModel
         Fits a data set through :func:`sample_posterior`; up to 15 IMR groups.
     """
     if backend not in BACKENDS:
@@ -92,17 +94,12 @@ def compiled_model(outcome: str = outcomes.PRIMARY, prior_set: str = "default",
 @cache
 def _compile(outcome: str, prior_set: str, backend: str) -> Any:
     from imr_bayes.bayes.itt import build_model, make_panel
+    from imr_bayes.bayes.sampling import compile_model
 
     spec = itt_spec()
     panel = make_panel(_template(outcome), outcome, spec)
     model = build_model(panel, spec, resolved_priors(outcome, prior_set), engine="marginal")
-    if backend == "numba":
-        import nutpie
-
-        return nutpie.compile_pymc_model(model, freeze_model=False)
-    from imr_bayes.bayes.sampling import compile_model
-
-    return compile_model(model)
+    return compile_model(model, backend=backend)
 
 
 @dataclass(frozen=True)
@@ -155,18 +152,12 @@ def sample_posterior(data: dict[str, np.ndarray], *, seed: int, draws: int, tune
     outcome, prior_set, backend : str
         Which compiled model to use (see :func:`compiled_model`).
     """
-    import nutpie
+    from imr_bayes.bayes.sampling import sample
 
     if not group_effect:
         data = {**data, "group_on": np.zeros_like(data["group_on"])}
-    compiled = compiled_model(outcome, prior_set, backend)
-    if backend == "numba":
-        return nutpie.sample(compiled.with_data(**data), draws=draws, tune=tune,
-                             chains=chains, cores=1, seed=seed, progress_bar=False)
-    from imr_bayes.bayes.sampling import sample
-
-    return sample(compiled.with_data(data), draws=draws, tune=tune, chains=chains, cores=1,
-                  seed=seed)
+    compiled = compiled_model(outcome, prior_set, backend).with_data(data)
+    return sample(compiled, draws=draws, tune=tune, chains=chains, cores=1, seed=seed)
 
 
 def fit_effect(data: dict[str, np.ndarray], **options: Any) -> EffectFit:

@@ -40,7 +40,7 @@ DEFAULTS: dict[str, Any] = {
     "participant_share": 0.5, "time_effect": 0.05,
     "draws": 500, "tune": 500, "chains": 2, "backend": "numba",
 }
-QUICK: dict[str, Any] = {"draws": 60, "tune": 60, "chains": 1, "backend": "c"}
+QUICK: dict[str, Any] = {"draws": 60, "tune": 60, "chains": 1, "backend": "pyfunc"}
 
 
 def truth(icc: float, settings: Mapping[str, Any]) -> dict[str, float]:

@@ -272,7 +272,7 @@ def _connect(*, workers: int | None, scheduler: str | None, processes: bool,
         if scheduler is None:
             cluster = stack.enter_context(LocalCluster(
                 n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                processes=processes, dashboard_address=None, silence_logs=logging.ERROR,
+                processes=processes, dashboard_address=":0", silence_logs=logging.ERROR,
             ))
             yield stack.enter_context(Client(cluster))
             return
