@@ -254,3 +254,16 @@ def test_cli_simulate_writes_the_twin_atomically(tmp_path, capsys):
     assert main(["simulate", "--seed", "7", "--out", str(tmp_path / "twin.xlsx")]) == 2
     assert "unknown file extension '.xlsx'" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["twin.csv"]
+
+
+@pytest.mark.parametrize(("code", "target"), [("asi", 0.27), ("ses", 11.2), ("is", 10.1),
+                                              ("imrs_client", 3.55)])
+def test_latent_means_unbias_floors_and_ceilings(code, target):
+    """Monte Carlo reference: rounding and clipping N(mu, sd) to the scale gives ``target``."""
+    from imr_bayes.data.twin_exact import snap
+    from imr_bayes.data.twin_outcomes import latent_means, latent_sd
+
+    sd = latent_sd(code, "imr")
+    mu = float(latent_means(code, "imr", np.array([target]))[0])
+    draws = snap(np.random.default_rng(0).normal(mu, sd, 400_000), OUTCOMES[code])
+    assert abs(draws.mean() - target) < 4 * draws.std() / math.sqrt(len(draws))
