@@ -1,0 +1,133 @@
+"""Fidelity subgroups (Tables 4-5), fidelity dose-response and the attendance moderator.
+
+References: the paper's fidelity numbers (15 groups, mean 3.94, SD 0.29; 39 high and 29
+moderate participants), and frequentist REML fits of the same designs on the same twin
+(:func:`imr_bayes.frequentist.fidelity_analysis`, :func:`imr_bayes.frequentist.fit_mixed`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import imr_bayes
+from imr_bayes import published
+from imr_bayes.bayes.attendance import NOTE
+from imr_bayes.bayes.fidelity import (
+    PUBLISHED_TERM,
+    fidelity_slope_data,
+    group_fidelity,
+    plot_fidelity_slope,
+    subgroup_design,
+)
+from imr_bayes.data import default_twin
+from imr_bayes.errors import DataValidationError, ImrBayesError
+from imr_bayes.frequentist import fidelity_analysis, fit_mixed
+
+DRAWS = dict(draws=300, tune=300, chains=2)
+
+
+def _text(key: str) -> float:
+    return float(published.text_results().set_index("key").loc[key, "value"])
+
+
+@pytest.fixture(scope="session")
+def twin() -> pd.DataFrame:
+    return default_twin()
+
+
+@pytest.fixture(scope="session")
+def fidelity_fit(twin):
+    return imr_bayes.fit(twin, analysis="fidelity", imr_group=False, seed=3, **DRAWS)
+
+
+@pytest.fixture(scope="session")
+def dose_fit(twin):
+    return imr_bayes.fit(twin, analysis="fidelity_dose", seed=4, **DRAWS)
+
+
+def test_group_fidelity_scores_match_the_paper(twin):
+    groups = tuple(f"G{g:02d}" for g in range(1, 16))
+    score = group_fidelity(twin, groups)
+    assert np.isfinite(score).all()
+    assert round(score.mean(), 2) == _text("fidelity_mean")
+    assert round(score.std(ddof=1), 2) == _text("fidelity_sd")
+    bad = twin.copy()
+    first = (bad["imr_group"] == "G01").to_numpy().nonzero()[0][0]
+    bad.loc[first, "fidelity"] = 1.0
+    with pytest.raises(DataValidationError, match="G01"):
+        group_fidelity(bad, groups)
+
+
+def test_subgroup_design_columns():
+    X = subgroup_design(np.array(["control", "high", "moderate"]))
+    assert X.shape == (3, 3, 9)
+    # high participant at 18 months: intercept, time_2, high, high_x_t2
+    np.testing.assert_array_equal(X[1, 2], [1, 0, 1, 1, 0, 0, 1, 0, 0])
+    np.testing.assert_array_equal(X[0].sum(axis=0), [3, 1, 1, 0, 0, 0, 0, 0, 0])
+
+
+def test_fidelity_subgroups_agree_with_reml(fidelity_fit, twin):
+    """Without a group effect the posterior matches REML (Table 4 design) within 0.3 SD."""
+    assert fidelity_fit.idata.attrs["subgroup_participants"] == str(
+        {"control": 71, "high": int(_text("fidelity_high_n")),
+         "moderate": int(_text("fidelity_moderate_n"))})
+    reml = fidelity_analysis(twin, outcome="imrs_client").coefficients.set_index("term")
+    eff = fidelity_fit.effects.set_index("estimand")
+    for term, pub in PUBLISHED_TERM.items():
+        name = term if term in ("intercept", "time_1", "time_2") else f"fidelity_{term}"
+        row = eff.loc[name]
+        assert abs(row["mean"] - reml.loc[pub, "b"]) < 0.3 * row["sd"], term
+        assert row["sd"] == pytest.approx(reml.loc[pub, "se"], rel=0.25), term
+
+
+def test_fidelity_slope_has_a_posterior_and_is_plotted(dose_fit):
+    eff = dose_fit.effects.set_index("estimand")
+    slope = eff.loc["fidelity_slope"]
+    assert slope["sd"] > 0 and slope["eti95_low"] < slope["mean"] < slope["eti95_high"]
+    assert dose_fit.idata.attrs["scored_groups"] == 15
+    d = fidelity_slope_data(dose_fit)
+    assert len(d["fidelity"]) == 15
+    assert d["slope"][0] == pytest.approx(slope["mean"])
+    # the band of slope x (f - mean f) pinches at the mean fidelity
+    width = d["line_high"] - d["line_low"]
+    assert width.argmin() == np.abs(d["grid"] - d["fidelity"].mean()).argmin()
+    fig = plot_fidelity_slope(dose_fit)
+    (ax,) = fig.axes
+    assert "per point" in ax.get_title()
+    with pytest.raises(ImrBayesError, match="fidelity_dose"):
+        plot_fidelity_slope(dataclasses.replace(dose_fit, analysis="itt"))
+
+
+@pytest.mark.slow
+def test_attendance_moderator_agrees_with_reml_and_is_labelled(twin):
+    fit = imr_bayes.fit(twin, analysis="attendance_dose", imr_group=False, seed=6, **DRAWS)
+    assert (fit.effects["note"] == NOTE).all() and NOTE.startswith("NON-RANDOMIZED")
+    assert fit.idata.attrs["note"] == NOTE
+    rows = twin[twin["imrs_client"].notna()]
+    imr = (rows["arm"] == "imr").to_numpy(float)
+    per = twin.drop_duplicates("participant_id")
+    mean_sessions = pd.to_numeric(per.loc[per["arm"] == "imr", "sessions_attended"]).mean()
+    s = np.where(imr > 0, (pd.to_numeric(rows["sessions_attended"]).fillna(0).to_numpy(float)
+                           - mean_sessions) / 10, 0.0)
+    t = rows["time"].to_numpy(float)
+    X = pd.DataFrame({"intercept": 1.0, "time": t, "condition": imr,
+                      "condition_x_time": imr * t, "condition_x_sessions": imr * s,
+                      "attendance_slope": imr * s * t})
+    reml = fit_mixed(rows["imrs_client"].to_numpy(float), X,
+                     rows["participant_id"].astype(str)).coefficients.set_index("term")
+    eff = fit.effects.set_index("estimand")
+    for term in ("condition_x_time", "condition_x_sessions", "attendance_slope"):
+        assert abs(eff.loc[term, "mean"] - reml.loc[term, "b"]) < 0.3 * eff.loc[term, "sd"]
+
+
+@pytest.mark.slow
+def test_default_settings_pass_diagnostics(twin):
+    for analysis, outcome in (("fidelity", "imrs_client"), ("fidelity", "sers_sf"),
+                              ("fidelity_dose", "imrs_client"),
+                              ("attendance_dose", "imrs_client")):
+        fit = imr_bayes.fit(twin, analysis=analysis, outcome=outcome)
+        assert fit.diagnostics.passed, (analysis, outcome, fit.diagnostics.problems)
