@@ -82,6 +82,17 @@ def test_effects_have_raw_and_standardized_effect(tiny_fit):
     assert raw["n_rows"] == tiny_fit.idata.attrs["n_rows"]
 
 
+def test_cohens_d_divides_by_observed_pooled_sd_at_that_time(tiny_fit, sim):
+    eff = tiny_fit.effects
+    t2 = sim[sim["time"] == 2].dropna(subset=["imrs_client"])
+    g = t2.groupby("arm")["imrs_client"]
+    n, var = g.count(), g.var(ddof=1)
+    sd = np.sqrt(((n - 1) * var).sum() / (n - 1).sum())  # hand-computed pooled SD
+    diff = eff[(eff["estimand"] == "difference") & (eff["time"] == 2)]["mean"].item()
+    d = eff[(eff["estimand"] == "cohens_d") & (eff["time"] == 2)]["mean"].item()
+    assert d == pytest.approx(diff / sd, rel=1e-9)
+
+
 def test_planted_effect_inside_interval(tiny_fit):
     # simulate_itt planted condition x time = 0.3 SD per step; 95 % ETI must cover it.
     d = tiny_fit.effects.set_index("estimand").loc["condition_x_time_d"]

@@ -53,7 +53,8 @@ def test_pointwise_log_likelihood_is_per_participant_in_both_paths(fits):
         assert fit.idata["log_likelihood"]["y"].dims == ("chain", "draw", "participant")
 
 
-def test_one_compiled_model_serves_every_outcome(sim):
+def test_one_compiled_model_serves_every_outcome():
+    sim = simulate_itt(seed=11, cxt_d=0.3)  # same structure as test_bayes_itt: shared compile
     other = sim.rename(columns={"imrs_client": "bsi"})
     before = len(itt._COMPILED)
     a = imr_bayes.fit(sim, outcome="imrs_client", draws=50, tune=50, chains=1)

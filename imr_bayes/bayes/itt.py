@@ -414,6 +414,22 @@ def _data_trees(panel: Panel, draws: Draws, chains: int, n_draw: int, seed: int,
     return out
 
 
+def observed_pooled_sd(panel: Panel, t: int) -> float:
+    """Pooled within-arm SD (n - 1 weights) of the scores observed at time ``t``.
+
+    The SD behind the ``cohens_d`` estimand, as for the frequentist Table 3 counterpart
+    (``docs/frequentist.md``): the published d's fit a time-specific SD best.
+    """
+    num, den = 0.0, 0
+    for arm_value in (1.0, 0.0):
+        y = panel.y[panel.treated == arm_value, t]
+        y = y[np.isfinite(y)]
+        if len(y) > 1:
+            num += (len(y) - 1) * float(np.var(y, ddof=1))
+            den += len(y) - 1
+    return float(np.sqrt(num / den)) if den else float("nan")
+
+
 def _effects(posterior, panel: Panel, analysis: str, spec: AnalysisSpec) -> pd.DataFrame:
     from imr_bayes.bayes.effects import effects_frame, summarize_draws
 
@@ -441,7 +457,8 @@ def _effects(posterior, panel: Panel, analysis: str, spec: AnalysisSpec) -> pd.D
         rows.append({**base, "estimand": "difference", "time": t, "scale": "raw",
                      **summarize_draws(diff, direction=direction)})
         rows.append({**base, "estimand": "cohens_d", "time": t, "scale": "d",
-                     **summarize_draws(diff / panel.scale, direction=direction)})
+                     **summarize_draws(diff / observed_pooled_sd(panel, t),
+                                       direction=direction)})
     for name in ("sigma_participant", "sigma_group", "sigma_residual"):
         if name in posterior and posterior[name].ndim == 2:
             rows.append({**base, "estimand": name, "scale": "raw",

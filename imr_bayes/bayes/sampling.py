@@ -42,6 +42,8 @@ class CompiledModel:
     data_names: tuple[str, ...]
     data_dtypes: dict[str, str]
     data: dict[str, np.ndarray] | None = None
+    #: Data inputs the compiled log density reads (numba drops containers the graph ignores).
+    data_dtypes_used: frozenset[str] = frozenset()
 
     def with_data(self, data: dict[str, np.ndarray]) -> CompiledModel:
         """Return the same compiled model reading other data (no recompilation).
@@ -57,8 +59,10 @@ class CompiledModel:
                 f"unknown data input(s) {unknown}; valid: {', '.join(self.data_names)}"
             )
         arrays = {k: np.ascontiguousarray(v, dtype=self.data_dtypes[k]) for k, v in data.items()}
-        return CompiledModel(self.nutpie_model.with_data(**arrays), self.pymc_model,
-                             self.data_names, self.data_dtypes, {**(self.data or {}), **arrays})
+        used = {k: v for k, v in arrays.items() if k in self.data_dtypes_used}
+        return CompiledModel(self.nutpie_model.with_data(**used), self.pymc_model,
+                             self.data_names, self.data_dtypes, {**(self.data or {}), **arrays},
+                             self.data_dtypes_used)
 
 
 #: Below this many iterations in total, "auto" uses the ``pyfunc`` backend (fast to compile,
@@ -96,9 +100,10 @@ def compile_model(model, backend: str = "pyfunc") -> CompiledModel:
 
         data_vars = [v for v in model.named_vars.values()
                      if isinstance(v, TensorSharedVariable)]
-        return CompiledModel(nutpie.compile_pymc_model(model), model,
-                             tuple(v.name for v in data_vars),
-                             {v.name: str(v.dtype) for v in data_vars})
+        compiled = nutpie.compile_pymc_model(model)
+        used = frozenset(v.name for v in compiled.shared_var_keys)
+        return CompiledModel(compiled, model, tuple(v.name for v in data_vars),
+                             {v.name: str(v.dtype) for v in data_vars}, None, used)
     if backend != "pyfunc":
         raise ImrBayesError(f"unknown backend {backend!r}; valid: pyfunc, numba")
     import pytensor
@@ -184,7 +189,7 @@ def compile_model(model, backend: str = "pyfunc") -> CompiledModel:
         dims=dims, coords=coords,
     )
     return CompiledModel(nutpie_model, model, data_names,
-                         {v.name: str(v.dtype) for v in data_vars})
+                         {v.name: str(v.dtype) for v in data_vars}, None, frozenset(data_names))
 
 
 def _jitted(fn):
