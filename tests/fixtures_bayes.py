@@ -15,8 +15,12 @@ from imr_bayes.bayes.itt import standardization
 def simulate_itt(outcome: str = "imrs_client", *, n_imr: int = 116, n_cau: int = 71,
                  n_groups: int = 15, cxt_d: float = 0.2, sd_participant: float = 0.7,
                  sd_group: float = 0.25, sd_residual: float = 0.6, missing: float = 0.1,
-                 seed: int = 1) -> pd.DataFrame:
-    """Simulate long ITT data on the standardized scale of ``outcome`` (truth in SD units)."""
+                 sd_residual_cau: float | None = None, seed: int = 1) -> pd.DataFrame:
+    """Simulate long ITT data on the standardized scale of ``outcome`` (truth in SD units).
+
+    ``sd_residual_cau`` (default: ``sd_residual``) gives the control arm its own residual SD.
+    """
+    sd_cau = sd_residual if sd_residual_cau is None else sd_residual_cau
     rng = np.random.default_rng(seed)
     center, scale = standardization(outcome)
     n = n_imr + n_cau
@@ -29,7 +33,7 @@ def simulate_itt(outcome: str = "imrs_client", *, n_imr: int = 116, n_cau: int =
     for i in range(n):
         for t in (0, 1, 2):
             c = float(arm[i] == "imr")
-            z = 0.05 * t + cxt_d * c * t + u[i] + rng.normal(0, sd_residual)
+            z = 0.05 * t + cxt_d * c * t + u[i] + rng.normal(0, sd_residual if c else sd_cau)
             if c and t > 0:
                 z += g[int(group[i][1:]) - 1]
             y = center + scale * z
