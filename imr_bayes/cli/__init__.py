@@ -28,6 +28,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "frequentist",
     "fit",
     "compare",
+    "sensitivity",
 )
 
 
