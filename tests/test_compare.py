@@ -203,3 +203,28 @@ def test_package_attribute_is_callable_after_submodule_import(fits):
 
     out = imr_bayes.compare(fits[:1], None, pooling=False)
     assert len(out) == 3 and list(out.columns) == list(COLUMNS)
+
+
+def test_cli_rejects_bad_arguments_before_fitting(capsys):
+    from imr_bayes.cli import main
+
+    assert main(["compare", "--analyses", "fidelty", "--out", "unused"]) == 2
+    assert "did you mean 'fidelity'" in capsys.readouterr().err.lower()
+    assert main(["compare", "--outcomes", "imrs", "--out", "unused"]) == 2
+    assert main(["compare", "--draws", "0", "--out", "unused"]) == 2
+    assert "--draws must be a positive integer" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_cli_writes_the_table_atomically(tmp_path, capsys):
+    from imr_bayes.cli import main
+
+    out = tmp_path / "cmp"
+    assert main(["compare", "--outcomes", "sers_sf", "--analyses", "itt", "--quick",
+                 "--no-pooling", "--out", str(out)]) == 0
+    assert {p.name for p in out.iterdir()} == {
+        "comparison.csv", "comparison.html", "comparison.md", "published_checks.csv"}
+    table = pd.read_csv(out / "comparison.csv")
+    assert len(table) == 3 and "agreement" in capsys.readouterr().out
+    checks = pd.read_csv(out / "published_checks.csv")
+    assert len(checks) == 13  # Table 3: 12, Table 2: SERS-SF's B
