@@ -13,6 +13,7 @@ import pandas as pd
 
 from imr_bayes import outcomes as outcome_registry
 from imr_bayes.constants import ARMS, TIME_LABELS, TIMES
+from imr_bayes.pipeline import FULL_SAMPLING
 from imr_bayes.provenance import data_sha256, file_sha256, package_versions
 
 if TYPE_CHECKING:
@@ -520,7 +521,7 @@ def comparison(ctx: RunContext) -> SectionResult:
             if o in outcome_registry.OUTCOMES]
     if not fits:
         return _result(status="unavailable", message="no Bayesian fit of a trial outcome")
-    pooling = {k: ctx.settings.sampling[k] for k in ("draws", "tune", "chains")}
+    pooling = dict(FULL_SAMPLING)  # cheap to sample (see multiplicity), so never --quick
     table = compare(fits, ctx.store.get("frequentist"), published,
                               pooling=pooling, seed=ctx.settings.seed)
     tables = {"comparison": table}
@@ -658,8 +659,9 @@ def multiplicity(ctx: RunContext) -> SectionResult:
     from imr_bayes import multiplicity as mult
     from imr_bayes.report.figures import plot_forest
 
-    sampling = ctx.settings.sampling
-    run = {"seed": ctx.settings.seed, **sampling}
+    # The pooling model has 14 parameters: its sampling takes a second, so it always runs at
+    # the full settings (even with --quick); compiling it is what costs time.
+    run = {"seed": ctx.settings.seed, **FULL_SAMPLING}
     tables, figures, problems = {}, [], []
     inputs = {
         "published_18m_difference": mult.published_effects("itt",
