@@ -171,11 +171,14 @@ def main() -> int:
         f"| (a) fits passing diagnostics | {passed} / {len(fits)} |",
         f"| (b) ours: min bulk ESS, primary outcome (warm fit) | {ours_ess_warm:.0f} in "
         f"{t_primary_warm:.1f} s |",
-        f"| (b) bambi default (PyMC NUTS): min bulk ESS | {bam['min_ess']:.0f} in "
-        f"{bam['sample_s']:.1f} s sampling, {bam['total_s']:.1f} s with build; "
+        "| (b) bambi default `fit()` (PyMC NUTS, its compile included): min bulk ESS | "
+        f"{bam['min_ess']:.0f} in "
+        f"{bam['sample_s']:.1f} s in fit(), {bam['total_s']:.1f} s with build; "
         f"{bam['divergences']} divergences |",
-        f"| (b) **ESS/s ratio, sampling only** (target >= 10) | **{ess_ratio_sampling:.1f}x** |",
-        f"| (b) **ESS/s ratio, end to end** (our first fit incl. compile) | "
+        "| (b) **ESS/s ratio, ours warm vs bambi `fit()`** (target >= 10) | "
+        f"**{ess_ratio_sampling:.1f}x** |",
+        "| (b) **ESS/s ratio, end to end** (our first fit incl. numba compile vs bambi "
+        "build + fit) | "
         f"**{ess_ratio_e2e:.1f}x** |",
         f"| (c) peak RSS after loading the twin (MB) | {mem_twin:.0f} |",
         f"| (c) **peak RSS after the 12-fit batch (MB)** | **{mem_batch:.0f}** |",
@@ -183,6 +186,14 @@ def main() -> int:
         "",
         "Per-fit wall times (s): " + ", ".join(f"{c} {t:.1f}" for c, t in
                                              zip(CODES, times, strict=True)) + ".",
+        "",
+        f"Targets in this run: (a) <= 2x: **{'met' if t_bayes / t_reml <= 2 else 'missed'}**"
+        f" ({t_bayes / t_reml:.1f}x with the compile, {t_warm / t_reml:.1f}x warm); "
+        f"(b) >= 10x: **{'met' if ess_ratio_sampling >= 10 else 'missed'}** "
+        f"({ess_ratio_sampling:.1f}x). A REML fit needs no compilation and about a second; "
+        "a warm Bayesian fit samples 4 x 2000 NUTS iterations, so (a) is bounded by the "
+        "per-gradient cost under the machine's load, and the one-off numba compile of the "
+        "first fit alone exceeds the 12 REML fits.",
         "",
     ])
     write_section(text)
