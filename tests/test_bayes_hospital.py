@@ -105,7 +105,7 @@ def test_los_against_mann_whitney_and_observed_shares(los_fit, twin):
     per = los_differences(twin)
     freq = freq_hospitalization(twin).length_of_stay.set_index("arm")
     n_imr, n_cau = int(freq.loc["imr", "n"]), int(freq.loc["cau", "n"])
-    u_share = freq.loc["imr vs cau", "u_imr"] / (n_imr * n_cau)
+    u_share = 1 - freq.loc["imr vs cau", "u_imr"] / (n_imr * n_cau)  # P(IMR lower)
     sup = eff.set_index("estimand").loc["prob_superiority"]
     assert sup["mean"] == pytest.approx(u_share, abs=0.04)
     nz = eff[eff["estimand"] == "p_nonzero"].set_index("arm")["mean"]

@@ -110,11 +110,11 @@ register(Analysis("itt", "imr_bayes.bayes.itt:fit_itt", ITT_OPTIONS))
 register(Analysis("itt_categorical", "imr_bayes.bayes.itt:fit_itt", ITT_OPTIONS))
 
 # Completion, fidelity, attendance and hospitalization analyses (docs/completion_fidelity.md).
-_HOSPITAL_OPTIONS: tuple[str, ...] = ("sampler", "cores", "target_accept")
+_HOSPITAL_OPTIONS: tuple[str, ...] = ("sampler", "backend", "cores", "target_accept")
 for _name, _target, _options in (
     ("completers", "imr_bayes.bayes.completion:fit_completers", ITT_OPTIONS),
     ("cace", "imr_bayes.bayes.completion:fit_cace",
-     ("sampler", "cores", "target_accept", "imr_group", "covariates")),
+     ("sampler", "backend", "cores", "target_accept", "imr_group", "covariates")),
     ("fidelity", "imr_bayes.bayes.fidelity:fit_fidelity", ITT_OPTIONS),
     ("fidelity_dose", "imr_bayes.bayes.fidelity:fit_fidelity_dose", ITT_OPTIONS),
     ("attendance_dose", "imr_bayes.bayes.attendance:fit_attendance_dose", ITT_OPTIONS),

@@ -370,7 +370,7 @@ def fit_cace(data: pd.DataFrame, request) -> Any:
     priors = cace_priors(request, spec)
     key = {"model": "cace", "k": cp.W.shape[1], "groups": len(cp.panel.groups),
            "imr_group": spec.random.imr_group, "priors": priors}
-    compiled = ext.compile_once(key, lambda: build_cace_model(cp, spec, priors))
+    compiled = ext.compile_once(key, lambda: build_cace_model(cp, spec, priors), spec)
     compiled = compiled.with_data(cp.model_data())
     post_raw, stats = ext.sample_posterior(compiled, spec, request.seed)
     names = [*CACE_TERMS, "sigma_residual", "sigma_participant", "compliance_intercept",

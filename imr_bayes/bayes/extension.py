@@ -82,13 +82,18 @@ def design_panel(panel, X: np.ndarray, terms: tuple[str, ...]):
     return dataclasses.replace(panel, X=np.asarray(X, dtype=float), terms=tuple(terms))
 
 
-def compile_once(key: dict[str, Any], build: Callable[[], Any]):
-    """Return the compiled model for a structural ``key``, building it on first use."""
-    from imr_bayes.bayes.sampling import compile_model
+def compile_once(key: dict[str, Any], build: Callable[[], Any], spec: AnalysisSpec):
+    """Return the compiled model for a structural ``key``, building it on first use.
 
-    text = json.dumps(key, sort_keys=True, default=str)
+    The backend is the spec's (``auto`` resolved by the run's size, as for ITT fits).
+    """
+    from imr_bayes.bayes.sampling import choose_backend, compile_model
+
+    s = spec.sampler
+    backend = choose_backend(s.backend, draws=s.draws, tune=s.tune, chains=s.chains)
+    text = json.dumps({**key, "backend": backend}, sort_keys=True, default=str)
     if text not in _COMPILED:
-        _COMPILED[text] = compile_model(build())
+        _COMPILED[text] = compile_model(build(), backend=backend)
     return _COMPILED[text]
 
 

@@ -21,9 +21,10 @@ The t likelihood lets a few very long stays move the locations little (robust), 
 keeps the zeros from collapsing the scale, and the model still has a mean per arm,
 ``p_arm * mu_arm``, to set beside the published means (-7.72 vs -4.46 days). Estimands:
 ``los_difference`` (IMR - CAU mean difference score), ``los_mean`` per arm, ``p_nonzero``
-per arm and ``prob_superiority`` = P(D_imr > D_cau) + P(tie)/2 for a random pair, the model
-version of the Mann-Whitney U / (n_imr n_cau). ``docs/completion_fidelity.md`` gives why not
-an ordinal or a plain Student-t model.
+per arm and ``prob_superiority`` = P(D_imr < D_cau) + P(tie)/2 for a random pair (the
+probability that IMR is better: fewer days), the model version of 1 - U_imr / (n_imr n_cau)
+with U_imr the Mann-Whitney count of pairs where the IMR score is larger.
+``docs/completion_fidelity.md`` gives why not an ordinal or a plain Student-t model.
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ def fit_hospitalization(data: pd.DataFrame, request) -> Any:
     before = per["hosp_before"].to_numpy(float)
     priors = ext.option_priors(spec, LOGIT_PRIORS)
     compiled = ext.compile_once({"model": "hospitalization", "priors": priors},
-                                lambda: build_logit_model(priors, y, imr, before))
+                                lambda: build_logit_model(priors, y, imr, before), spec)
     compiled = compiled.with_data({"y": y, "imr": imr, "before": before})
     post_raw, stats = ext.sample_posterior(compiled, spec, request.seed)
     a, b, c = (ext.flat(post_raw, n) for n in LOGIT_PRIORS)
@@ -188,7 +189,7 @@ def los_differences(data: pd.DataFrame) -> pd.DataFrame:
 
 def _superiority(p: np.ndarray, mu: np.ndarray, sigma: np.ndarray, nu: np.ndarray,
                  rng: np.random.Generator) -> np.ndarray:
-    """P(D_imr > D_cau) + P(D_imr = D_cau) / 2 per draw, by simulating random pairs."""
+    """P(D_imr < D_cau) + P(D_imr = D_cau) / 2 per draw, by simulating random pairs."""
     n_draw = len(nu)
     shape = (n_draw, PAIR_DRAWS)
     out = []
@@ -197,7 +198,7 @@ def _superiority(p: np.ndarray, mu: np.ndarray, sigma: np.ndarray, nu: np.ndarra
         t = mu[:, a, None] + sigma[:, a, None] * rng.standard_t(nu[:, None], size=shape)
         out.append(np.where(nz, t, 0.0))
     d_imr, d_cau = out
-    return ((d_imr > d_cau) + 0.5 * (d_imr == d_cau)).mean(axis=1)
+    return ((d_imr < d_cau) + 0.5 * (d_imr == d_cau)).mean(axis=1)
 
 
 def fit_los(data: pd.DataFrame, request) -> Any:
@@ -225,7 +226,7 @@ def fit_los(data: pd.DataFrame, request) -> Any:
                                        "difference scores"])
     priors = ext.option_priors(spec, LOS_PRIORS)
     compiled = ext.compile_once({"model": "los", "priors": priors},
-                                lambda: build_los_model(priors, d, arm_idx))
+                                lambda: build_los_model(priors, d, arm_idx), spec)
     compiled = compiled.with_data({"d": d, "arm_idx": arm_idx})
     post_raw, stats = ext.sample_posterior(compiled, spec, request.seed)
     h, mu, sigma = (ext.flat(post_raw, n) for n in ("nonzero_logit", "location", "scale"))
