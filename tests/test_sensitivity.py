@@ -312,3 +312,33 @@ def test_cli_sensitivity_writes_tables_and_figure(tmp_path, capsys):
 def test_cli_sensitivity_user_errors(tmp_path, capsys, argv, msg):
     assert main(["sensitivity", *argv, "--out", str(tmp_path)]) == 2
     assert msg in capsys.readouterr().err
+
+
+# ----------------------------------------------------- shared-parameter model (no sampling)
+
+def test_shared_parameter_model_structure(twin):
+    from imr_bayes import spec as spec_mod
+    from imr_bayes.bayes.itt import make_panel, sd_parameters
+    from imr_bayes.sensitivity.selection import build_model
+
+    spec = spec_mod.load_analysis("itt")
+    panel = make_panel(twin, OUTCOME, spec)
+    priors = spec_mod.priors_for(spec_mod.load_prior_set("default"),
+                                 panel.terms + sd_parameters(spec), 1)
+    model = build_model(panel, spec, priors)
+    free = {v.name for v in model.free_RVs}
+    assert {"alpha", "gamma", "participant_raw", "beta_condition_x_time"} <= free
+    assert model.named_vars_to_dims["gamma"] == ("arm",)
+    assert model.named_vars_to_dims["alpha"] == ("arm", "follow_up")
+    assert {p.name for p in model.potentials} == {"loglik_y", "loglik_missing"}
+
+
+def test_fit_informative_dropout_rejects_bad_input(twin, itt_fit):
+    from imr_bayes.sensitivity import fit_informative_dropout
+
+    with pytest.raises(ImrBayesError, match="not 'bsi'"):
+        fit_informative_dropout(twin, outcome="bsi", mar_fit=itt_fit)
+    with pytest.raises(ImrBayesError, match="draws"):
+        fit_informative_dropout(twin, draws=0, mar_fit=itt_fit)
+    with pytest.raises(ImrBayesError, match="gamma_sd"):
+        fit_informative_dropout(twin, gamma_sd=-1.0, mar_fit=itt_fit)
