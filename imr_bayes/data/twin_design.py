@@ -70,6 +70,10 @@ class TwinParams:
     hosp_draws : int
         Exact mode: draws of ``hosp_after`` among which the one with the adjusted odds
         ratio closest to the published 1.22 is kept.
+    exact_tries : int
+        Exact mode: draws of an outcome's residuals among which the one whose
+        condition x time estimates (GLS at the calibrated correlation) are closest to the
+        printed Table 2 and Table 6 coefficients is kept.
     """
 
     group_icc: float = 0.02
@@ -82,6 +86,7 @@ class TwinParams:
     los_median_after: float = 17.0
     los_sigma: float = 1.0
     hosp_draws: int = 300
+    exact_tries: int = 20
 
     @classmethod
     def from_kwargs(cls, **params: object) -> TwinParams:
