@@ -218,3 +218,16 @@ def test_plot_published_checks(checks):
     plt.close(fig)
     with pytest.raises(ImrBayesError):
         ppc.plot_published_checks(checks.iloc[:0])
+
+
+def test_plot_data_checks_draws_one_panel_per_arm_and_time(fits):
+    import matplotlib.pyplot as plt
+
+    t = ppc.predictive_tree(fits["imrs_client"], draws=20, seed=1)
+    pp = t["posterior_predictive"]
+    assert sorted(pp.data_vars) == sorted(f"{a}_t{k}" for a in ("imr", "cau") for k in (0, 1, 2))
+    n_obs = int(fits["imrs_client"].idata["constant_data"]["mask"].sum())
+    assert sum(pp[v].shape[-1] for v in pp.data_vars) == n_obs
+    fig = ppc.plot_data_checks(fits["imrs_client"], draws=20)
+    assert sum(ax.has_data() for ax in fig.axes) == 6
+    plt.close(fig)
