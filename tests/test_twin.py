@@ -267,3 +267,23 @@ def test_latent_means_unbias_floors_and_ceilings(code, target):
     mu = float(latent_means(code, "imr", np.array([target]))[0])
     draws = snap(np.random.default_rng(0).normal(mu, sd, 400_000), OUTCOMES[code])
     assert abs(draws.mean() - target) < 4 * draws.std() / math.sqrt(len(draws))
+
+
+def test_gls_helper_reproduces_statsmodels_fixed_effect(twin):
+    """The exact-mode GLS shortcut equals MixedLM's estimate at MixedLM's own variance ratio."""
+    from imr_bayes.data.twin_outcomes import gls_condition_x_time
+
+    code = "sers_sf"
+    rows = twin.dropna(subset=[code]).assign(
+        condition=lambda d: (d["arm"] == "imr").astype(float),
+        y=lambda d: d[code].astype(float), t=lambda d: d["time"].astype(float))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = smf.mixedlm("y ~ t * condition", rows, groups=rows["participant_id"]).fit(
+            reml=True)
+    var_b = float(fit.cov_re.iloc[0, 0])
+    rho = var_b / (var_b + fit.scale)
+    wide = twin.pivot(index="participant_id", columns="time", values=code)
+    imr = (twin.groupby("participant_id")["arm"].first() == "imr").loc[wide.index]
+    est = gls_condition_x_time(wide.to_numpy(float), imr.to_numpy(bool), rho)
+    assert est == pytest.approx(float(fit.fe_params["t:condition"]), rel=1e-5)
