@@ -25,8 +25,9 @@ def register(subparsers: Any) -> None:
             "B, CI and p; reproduced estimate; posterior mean, median and 95 %% ETI; pd, "
             "P(benefit), P(|d| > 0.2), ROPE share, Savage-Dickey BF10; agreement class; "
             "Benjamini-Hochberg beside partial pooling (docs/comparison.md). Also writes the "
-            "posterior predictive checks of the published statistics and, with --loo, the "
-            "PSIS-LOO comparison with and without condition x time. Aggregates only."
+            "posterior predictive checks (published statistics, data level) and, with "
+            "--loo, the PSIS-LOO comparison with and without condition x time. Aggregates "
+            "only."
         ),
     )
     parser.add_argument("--data", type=Path, default=None, metavar="FILE",
@@ -114,6 +115,9 @@ def run(args: argparse.Namespace) -> int:
     checks = [ppc.published_checks(f).assign(analysis=f.analysis) for f in fits]
     checks = [c for c in checks if len(c)]
     check_table = pd.concat(checks, ignore_index=True) if checks else None
+    data_frames = [ppc.data_checks(f).assign(analysis=f.analysis) for f in fits
+                   if ppc.published_sample(f) is not None]
+    data_table = pd.concat(data_frames, ignore_index=True) if data_frames else None
     loo_results = []
     if args.loo:
         itt = {f.outcome: f for f in fits if f.analysis == "itt"}
@@ -124,6 +128,8 @@ def run(args: argparse.Namespace) -> int:
         write_comparison(table, tmp)
         if check_table is not None:
             check_table.to_csv(tmp / "published_checks.csv", index=False)
+        if data_table is not None:
+            data_table.to_csv(tmp / "data_checks.csv", index=False)
         if loo_results:
             pd.concat([r.table.assign(outcome=r.outcome) for r in loo_results],
                       ignore_index=True).to_csv(tmp / "loo.csv", index=False)
@@ -137,6 +143,11 @@ def run(args: argparse.Namespace) -> int:
     if check_table is not None:
         print(f"  published-statistic PPC: {int(check_table['flagged'].sum())} of "
               f"{len(check_table)} outside their posterior predictive 95 % interval")
+    if data_table is not None:
+        flagged = data_table[data_table["flagged"]]
+        print(f"  data-level PPC: {len(flagged)} of {len(data_table)} arm x time statistics "
+              "flagged (" + ", ".join(f"{k} {v}" for k, v in
+                                       flagged["statistic"].value_counts().items()) + ")")
     for res in loo_results:
         share = res.table["share_k_gt_0_7"].max()
         print(f"  LOO {res.outcome}: elpd(with) - elpd(without) = {res.elpd_diff:.2f} "
