@@ -32,8 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--outcomes", nargs="+", metavar="CODE", default=["all"],
                         help="outcome codes, or 'all' (default)")
     parser.add_argument("--deltas", nargs="+", type=float, metavar="D",
-                        help="delta grid in pooled baseline SDs, >= 0 (default: 0 to 1 "
-                             "by 0.05; 0 is always included)")
+                        help="delta grid in pooled baseline SDs, >= 0 (default: 0 to 2 "
+                             "by 0.1; 0 is always included)")
     parser.add_argument("--arms", default="imr",
                         help="shift the missing follow-ups of the IMR arm ('imr', default) "
                              "or of both arms ('both')")
@@ -49,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--chains", type=int, help="chains (spec: 4)")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: 300 draws, 300 warm-up, 2 chains, 20 imputations, "
-                             "delta grid 0 to 1 by 0.1")
+                             "delta grid 0 to 2 by 0.25")
     parser.add_argument("--out", type=Path, default=Path("reports/sensitivity"), metavar="DIR",
                         help="output folder (default: reports/sensitivity)")
     parser.set_defaults(func=run)
@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     if args.quick:
         settings = {k: settings[k] or QUICK[k] for k in settings}
         n_imp = args.n_imputations or QUICK["n_imputations"]
-        deltas = args.deltas or [round(0.1 * k, 1) for k in range(11)]
+        deltas = args.deltas or [0.25 * k for k in range(9)]
     df = data_mod.load(args.data) if args.data else data_mod.default_twin()
     tables, dropout, problems = [], [], []
     start = time.perf_counter()
