@@ -79,7 +79,8 @@ def test_marginal_means_are_consistent_with_their_differences(replications):
 def test_secondary_outcomes_benjamini_hochberg(replications):
     mult = replications["itt"].multiplicity
     assert len(mult) == 11 and "imrs_client" not in set(mult["outcome"])
-    assert (mult["p_bh"] >= mult["p"]).all()
+    # BH-adjusted p is never below the raw p (up to floating-point rounding, 1e-12)
+    assert (mult["p_bh"] >= mult["p"] - 1e-12).all()
     # the paper: the self-esteem effect "did not remain following Benjamini-Hochberg correction"
     assert not mult.set_index("outcome").loc["sers_sf", "significant_bh"]
 
