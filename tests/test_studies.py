@@ -228,10 +228,11 @@ def test_cli_resumes_a_finished_study(runs, capsys):
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
                       dashboard_address=":0") as cluster:
         code = main(["study", "assurance", "--replicates", "4", "--seed", "5", "--quick",
-                     "--scheduler", cluster.scheduler_address, "--out", str(store),
-                     "--no-progress"])
-    out = capsys.readouterr().out
+                     "--scheduler", cluster.scheduler_address, "--out", str(store)])
+    captured = capsys.readouterr()
+    out = captured.out
     assert code == 0
+    assert "4/4" in captured.err  # the progress bar starts at the stored replicates
     assert "0 replicates computed, 4 already stored" in out
     assert (store / "assurance.png").exists() and (store / "summary.csv").exists()
 

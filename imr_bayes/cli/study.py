@@ -49,9 +49,14 @@ def run(args: argparse.Namespace) -> int:
 
     from imr_bayes.studies.figures import write_outputs
     from imr_bayes.studies.runner import run_study
+    from imr_bayes.studies.store import MANIFEST, Store
 
+    stored = 0
+    if (args.out / MANIFEST).exists():
+        stored = sum(1 for i in Store.load(args.out).finished() if i < args.replicates)
     bar = None if args.no_progress else tqdm(
-        total=args.replicates, desc=f"study {args.name}", unit="rep", file=sys.stderr
+        total=args.replicates, initial=stored, desc=f"study {args.name}", unit="rep",
+        file=sys.stderr,
     )
 
     def advance(index: int, done: int, total: int) -> None:
