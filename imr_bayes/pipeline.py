@@ -95,6 +95,9 @@ class SectionResult:
         Machine-readable key results copied into ``summary.json``.
     files : dict of str to callable
         Extra outputs: relative path -> function writing that file (e.g. netCDF posteriors).
+    csv_only : tuple of str
+        Names of ``tables`` written as CSV and linked from the page but not shown in it
+        (e.g. the numbers behind a figure).
     seconds : float
         Wall time of the section (set by :func:`run`).
     """
@@ -106,6 +109,7 @@ class SectionResult:
     text: list[str] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     files: dict[str, Callable[[Path], None]] = field(default_factory=dict)
+    csv_only: tuple[str, ...] = ()
     seconds: float = 0.0
 
 

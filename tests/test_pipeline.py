@@ -29,8 +29,9 @@ def _ok(ctx):
     figs = [pipeline.Figure("loose", "a loose figure", PNG),
             pipeline.Figure("g1", "grouped one", PNG, group="Fit A"),
             pipeline.Figure("g2", "grouped two", PNG, group="Fit A")]
-    return SectionResult(tables={"numbers": pd.DataFrame({"x": [1.0, 2.5]})},
-                         figures=figs, summary={"answer": 42})
+    return SectionResult(tables={"numbers": pd.DataFrame({"x": [1.0, 2.5]}),
+                                 "behind": pd.DataFrame({"y": [7.0]})},
+                         figures=figs, summary={"answer": 42}, csv_only=("behind",))
 
 
 def _boom(ctx):
@@ -92,6 +93,8 @@ def test_report_folder_holds_page_tables_and_summary(fake_registry, tmp_path):
     assert pd.read_csv(folder / "tables" / "first__numbers.csv")["x"].tolist() == [1.0, 2.5]
     assert html.count("<img ") == 3 and html.count('<details class="figures">') == 1
     assert "Fit A (2 figures)" in html
+    assert 'id="table-first-behind"' not in html and 'href="tables/first__behind.csv"' in html
+    assert pd.read_csv(folder / "tables" / "first__behind.csv")["y"].tolist() == [7.0]
     assert (folder / "figures" / "first__g2.png").read_bytes() == PNG
     summary = json.loads((folder / "summary.json").read_text())
     by_key = {s["key"]: s for s in summary["sections"]}

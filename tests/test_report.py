@@ -228,6 +228,7 @@ def test_fits_section_marks_errors_and_failed_diagnostics_and_keeps_the_rest(mon
     fres = sections.forest(ctx)
     assert fres.status == "ok"
     assert {"itt"} <= set(fres.tables["forest_itt"]["source"])
+    assert fres.csv_only == ("forest_itt",) and len(fres.figures) == 1
 
 
 def test_diagnostic_variables_pick_fixed_effects_and_sds():

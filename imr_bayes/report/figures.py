@@ -39,17 +39,21 @@ def to_png(fig: MplFigure) -> bytes:
     return buf.getvalue()
 
 
-def forest_data(effects: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
+def forest_data(effects: pd.DataFrame, published: pd.DataFrame, *,
+                estimand: str = "condition_x_time_d") -> pd.DataFrame:
     """Put posterior 95 % ETIs and published 95 % CIs of condition x time on one scale.
 
     Parameters
     ----------
     effects : DataFrame
         Tidy posterior effects of one or more fits (columns ``analysis, outcome, estimand,
-        mean, eti95_low, eti95_high``); the rows with estimand ``condition_x_time_d`` are used.
+        mean, eti95_low, eti95_high``); the rows with ``estimand`` are used.
     published : DataFrame
         Published fixed effects (``imr_bayes.published.fixed_effects``): the
         ``condition_x_time`` rows, ``b, ci_low, ci_high`` in raw units.
+    estimand : str, default "condition_x_time_d"
+        The standardized condition x time estimand of the fits (e.g.
+        ``pp_condition_x_time_d`` for the completer analysis).
 
     Returns
     -------
@@ -67,7 +71,7 @@ def forest_data(effects: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
         low, high = sorted((sign * rec.ci_low / sd, sign * rec.ci_high / sd))
         rows.append({"outcome": rec.outcome, "label": out.abbreviation, "source": "published",
                      "estimate": sign * rec.b / sd, "low": low, "high": high})
-    post = effects[effects["estimand"] == "condition_x_time_d"]
+    post = effects[effects["estimand"] == estimand]
     for rec in post.itertuples(index=False):
         out = outcome_registry.get(rec.outcome)
         sign = out.beneficial_sign

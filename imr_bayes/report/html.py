@@ -117,13 +117,15 @@ def render(result: RunResult) -> str:
                 "n_rows": len(df),
                 "collapsed": len(df) > FOLD_ROWS,
             }
-            for name, df in res.tables.items()
+            for name, df in res.tables.items() if name not in res.csv_only
         ]
+        csv_links = [{"title": _title(name), "csv": f"tables/{sec.key}__{name}.csv"}
+                     for name in res.csv_only if name in res.tables]
         figures = _figure_groups(res.figures)
         entry = {
             "key": sec.key, "title": sec.title, "status": res.status,
             "status_label": STATUS_LABELS[res.status], "message": res.message,
-            "text": res.text, "tables": tables, "figures": figures,
+            "text": res.text, "tables": tables, "figures": figures, "csv_links": csv_links,
         }
         sections.append(entry)
         if res.status in ("failed", "warning"):

@@ -302,8 +302,19 @@ def bayesian_fits(ctx: RunContext) -> SectionResult:
     )
 
 
+#: Standardized condition x time estimands a forest plot can show, by preference.
+FOREST_ESTIMANDS: tuple[str, ...] = (
+    "condition_x_time_d", "pp_condition_x_time_d", "cace_condition_x_time_d",
+)
+
+
 def forest(ctx: RunContext) -> SectionResult:
-    """Draw posterior 95 % ETIs beside the published 95 % CIs, per analysis."""
+    """Draw posterior 95 % ETIs beside the published 95 % CIs, per analysis.
+
+    Analyses with a standardized condition x time effect (:data:`FOREST_ESTIMANDS`) are
+    drawn beside Table 6 (completers) or Table 2 (every other analysis); analyses without
+    one (categorical time, fidelity subgroups, hospitalization) are left out.
+    """
     from imr_bayes import published
     from imr_bayes.report.figures import forest_data, plot_forest
 
@@ -313,18 +324,23 @@ def forest(ctx: RunContext) -> SectionResult:
     effects = pd.concat([f.effects for f in fits.values()], ignore_index=True)
     figures, tables = [], {}
     for analysis in dict.fromkeys(a for a, _ in fits):
-        sample = "completers" if "complet" in analysis else "itt"
-        data = forest_data(effects[effects["analysis"] == analysis],
-                           published.fixed_effects(sample))
+        own = effects[effects["analysis"] == analysis]
+        estimand = next((e for e in FOREST_ESTIMANDS if (own["estimand"] == e).any()), None)
+        if estimand is None:
+            continue
+        sample = "completers" if analysis == "completers" else "itt"
+        table_name = "Table 6" if sample == "completers" else "Table 2"
+        data = forest_data(own, published.fixed_effects(sample), estimand=estimand)
         tables[f"forest_{analysis}"] = data
         figures.append(_png_figure(
             f"forest_{analysis}",
-            f"Condition x time, {analysis}: posterior mean and 95 % ETI (circles) beside the "
-            f"published B and 95 % CI ({sample} sample, squares; only outcomes whose final "
-            "model kept the interaction), in pooled baseline SDs, positive favours IMR.",
+            f"Condition x time, {analysis} ({estimand}): posterior mean and 95 % ETI (circles) "
+            f"beside the published B and 95 % CI ({table_name}, squares; only outcomes "
+            "whose final model kept the interaction), in pooled "
+            "baseline SDs per time step, positive favours IMR.",
             plot_forest(data, title=analysis),
         ))
-    return _result(tables=tables, figures=figures)
+    return _result(tables=tables, figures=figures, csv_only=tuple(tables))
 
 
 def summary_level(ctx: RunContext) -> SectionResult:
