@@ -56,6 +56,12 @@ CATEGORICAL_TERMS: tuple[str, ...] = (
     "condition_x_time[2]",
 )
 _LINEAR_ORDER: tuple[str, ...] = ("intercept", "time", "condition", "condition_x_time")
+#: Published Table 4/5 term of each term of the fidelity subgroup model.
+FIDELITY_TERMS: dict[str, str] = {
+    "intercept": "intercept", "time_1": "post", "time_2": "followup", "high": "high",
+    "moderate": "moderate", "high_x_t1": "high_x_post", "high_x_t2": "high_x_followup",
+    "moderate_x_t1": "moderate_x_post", "moderate_x_t2": "moderate_x_followup",
+}
 
 
 # ----------------------------------------------------------------------------- replication
@@ -337,10 +343,12 @@ def published_checks(fit: Any, *, draws: int | None = None, participants: str = 
 
     For the ITT analyses: Table 3 (6 arm x time means, 3 IMR - CAU differences, 3 Cohen's d)
     and Table 2's condition x time B where the paper's final model has it; for
-    ``completers``: Tables 7 and 6. Each statistic is recomputed on every replicated data
-    set (:func:`replicate`, same missingness) with the paper's estimator (:func:`gls` at the
-    frequentist REML variance components of the observed data; d divided by the pooled
-    within-arm SD observed at that time, ``docs/frequentist.md``).
+    ``completers``: Tables 7 and 6; for ``fidelity`` (IMRS client, SERS-SF): the 9
+    coefficients of Table 4 or 5, when the fit carries ``constant_data.group_index``. Each
+    statistic is recomputed on every replicated data set (:func:`replicate`, same
+    missingness) with the paper's estimator (:func:`gls` at the frequentist REML variance
+    components of the observed data; d divided by the pooled within-arm SD observed at
+    that time, ``docs/frequentist.md``).
 
     Parameters
     ----------
@@ -359,12 +367,15 @@ def published_checks(fit: Any, *, draws: int | None = None, participants: str = 
         :data:`CHECK_COLUMNS`. ``arm`` is empty for contrasts, ``time`` for B; ``observed``
         is the statistic on the fitted data; ``percentile`` is the mid-rank share of
         replicates below the published value; ``p_value`` the two-sided predictive p. An
-        analysis without a published counterpart of these tables (fidelity, CACE, ...) gives
-        an empty frame.
+        analysis without a published counterpart (CACE, dose models, hospitalization, ...)
+        gives an empty frame.
     """
     if not 0 < level < 1:
         raise ImrBayesError(f"level should be in (0, 1) but got {level!r}")
     sample = published_sample(fit)
+    if str(fit.analysis) == "fidelity":
+        return _fidelity_checks(fit, draws=draws, participants=participants, seed=seed,
+                                level=level)
     if sample is None:
         return pd.DataFrame(columns=list(CHECK_COLUMNS))
     from imr_bayes import published
@@ -415,6 +426,51 @@ def published_checks(fit: Any, *, draws: int | None = None, participants: str = 
     table = pd.DataFrame(rows, columns=list(CHECK_COLUMNS))
     table["time"] = table["time"].astype("Int64")
     return table
+
+
+def _fidelity_checks(fit: Any, *, draws: int | None, participants: str, seed: int | None,
+                     level: float) -> pd.DataFrame:
+    """Table 4/5 coefficients of a ``fidelity`` fit (statistic = the published term name).
+
+    Recomputed on each replicate by :func:`gls` with the fit's subgroup design at the
+    REML variance ratio of the observed data (``frequentist.fit_mixed``). Empty when the
+    outcome has no published fidelity table or the fit cannot be replicated (IMR-group
+    effects without ``constant_data.group_index``, see ``docs/ppc.md``).
+    """
+    from imr_bayes import published
+    from imr_bayes.frequentist import fit_mixed
+
+    empty = pd.DataFrame(columns=list(CHECK_COLUMNS))
+    const = fit.idata["constant_data"]
+    post = fit.idata["posterior"]
+    unmappable = ("group_effect" in post.data_vars and post.sizes.get("group", 0)
+                  and "group_index" not in const.data_vars)
+    if fit.outcome not in published.FIDELITY_TABLE or unmappable:
+        return empty
+    terms = [str(t) for t in const["term"].values]
+    if set(terms) != set(FIDELITY_TERMS):
+        raise ImrBayesError(f"fidelity fit has terms {terms}; expected {list(FIDELITY_TERMS)}")
+    X = const["X"].to_numpy()
+    mask = const["mask"].to_numpy() > 0
+    y_obs = np.where(mask, fit.idata["observed_data"]["y"].to_numpy(), np.nan)
+    p_idx, t_idx = np.nonzero(mask)
+    ref = fit_mixed(y_obs[p_idx, t_idx], pd.DataFrame(X[p_idx, t_idx], columns=terms),
+                    p_idx, reml=True, inference=False)
+    vc = ref.variance_components.set_index("component")["variance"]
+    ratio = float(vc.drop("residual").clip(lower=0).sum()) / float(vc["residual"])
+    obs = gls(y_obs, X, ratio)
+    rep = gls(replicate(fit, draws=draws, participants=participants, seed=seed), X, ratio)
+    table = published.fidelity_effects(fit.outcome).set_index("term")
+    rows = []
+    for k, term in enumerate(terms):
+        pub = table.loc[FIDELITY_TERMS[term]]
+        rows.append({"statistic": FIDELITY_TERMS[term], "outcome": fit.outcome, "arm": None,
+                     "time": None, "published": float(pub["b"]), "observed": float(obs[k]),
+                     **_summary(rep[:, k], float(pub["b"]), level),
+                     "n_replicates": int(rep.shape[0]), "source": pub["source"]})
+    out = pd.DataFrame(rows, columns=list(CHECK_COLUMNS))
+    out["time"] = out["time"].astype("Int64")
+    return out
 
 
 def data_checks(fit: Any, *, draws: int | None = None, participants: str = "new",

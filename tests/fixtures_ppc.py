@@ -94,3 +94,48 @@ def synthetic_fit(data: pd.DataFrame, outcome: str, *, analysis: str = "itt",
     idata = tree(panel, beta_std, tau, sig, seed=seed)
     return SimpleNamespace(analysis=analysis, outcome=outcome, idata=idata,
                            effects=pd.DataFrame(), freq=freq)
+
+
+def synthetic_fidelity_fit(data: pd.DataFrame, outcome: str, *, draws: int = 400,
+                           seed: int = 1) -> SimpleNamespace:
+    """A ``fidelity`` fit-like object (subgroup design) at the frequentist REML fit."""
+    from imr_bayes.bayes.extension import design_panel
+    from imr_bayes.bayes.fidelity import SUBGROUP_TERMS, _per_participant, subgroup_design
+    from imr_bayes.frequentist import fidelity_sample, fit_mixed
+
+    spec = load_analysis("fidelity")
+    rows = fidelity_sample(data)
+    panel = make_panel(rows, outcome, spec)
+    sub = _per_participant(rows, "subgroup", panel.participants).astype(str)
+    terms = tuple(SUBGROUP_TERMS)
+    panel = design_panel(panel, subgroup_design(sub), terms)
+    p, t = np.nonzero(panel.mask > 0)
+    z = (panel.y[p, t] - panel.center) / panel.scale
+    ref = fit_mixed(z, pd.DataFrame(panel.X[p, t], columns=list(terms)), p)
+    b = ref.coefficients.set_index("term").loc[list(terms), "b"].to_numpy()
+    cov = ref.cov_fe.loc[list(terms), list(terms)].to_numpy()
+    vc = ref.variance_components.set_index("component")["variance"]
+    rng = np.random.default_rng(seed)
+    beta_std = rng.multivariate_normal(b, cov, size=draws)
+    post = xr.Dataset(
+        {"beta_std": (("chain", "draw", "term"), beta_std.reshape(2, draws // 2, -1)),
+         "sigma_participant": (("chain", "draw"),
+                               np.full((2, draws // 2), np.sqrt(vc.drop("residual").sum())
+                                       * panel.scale)),
+         "sigma_residual": (("chain", "draw"),
+                            np.full((2, draws // 2), np.sqrt(vc["residual"]) * panel.scale))},
+        coords={"term": list(terms)})
+    pcoords = {"participant": panel.participants, "time": list(TIMES)}
+    const = xr.Dataset(
+        {"treated": ("participant", panel.treated),
+         "mask": (("participant", "time"), panel.mask),
+         "group_on": (("participant", "time"), panel.group_on),
+         "group_index": ("participant", panel.group_idx),
+         "X": (("participant", "time", "term"), panel.X),
+         "center": ((), panel.center), "scale": ((), panel.scale)},
+        coords={**pcoords, "term": list(terms)})
+    obs = xr.Dataset({"y": (("participant", "time"), panel.y)}, coords=pcoords)
+    idata = xr.DataTree.from_dict({"posterior": post, "constant_data": const,
+                                   "observed_data": obs})
+    idata.attrs.update({"seed": seed})
+    return SimpleNamespace(analysis="fidelity", outcome=outcome, idata=idata)

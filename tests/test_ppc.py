@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from fixtures_ppc import synthetic_fit
+from fixtures_ppc import synthetic_fidelity_fit, synthetic_fit
 
 from imr_bayes import ppc, published
 from imr_bayes.data import default_twin
@@ -194,11 +194,33 @@ def test_data_checks_report_bounds(fits):
     assert sfs[sfs["statistic"] == "outside_range"]["observed"].isna().all()
 
 
-def test_other_analyses_have_no_published_table3_counterpart(fits):
+def test_other_analyses_have_no_published_counterpart(fits):
     view = SimpleFit(fits["sers_sf"], fits["sers_sf"].idata["observed_data"]["y"].to_numpy())
-    view.analysis = "fidelity"
+    view.analysis = "cace"
     out = ppc.published_checks(view)
     assert out.empty and list(out.columns) == list(ppc.CHECK_COLUMNS)
+
+
+@pytest.mark.parametrize("outcome", ["imrs_client", "sers_sf"])
+def test_fidelity_checks_cover_table_4_or_5(twin, outcome):
+    """The 9 printed coefficients; on the fitted data they equal fidelity_analysis."""
+    from imr_bayes.frequentist import fidelity_analysis
+
+    fit = synthetic_fidelity_fit(twin, outcome)
+    out = ppc.published_checks(fit, draws=200)
+    printed = published.fidelity_effects(outcome).set_index("term")
+    assert sorted(out["statistic"]) == sorted(printed.index)
+    ref = fidelity_analysis(twin, outcome=outcome).coefficients.set_index("term")["b"]
+    got = out.set_index("statistic")
+    assert np.allclose(got["observed"], ref.reindex(got.index), rtol=1e-6, atol=1e-8)
+    assert (got["published"] == printed["b"].reindex(got.index)).all()
+    # group effects without a group index (current fidelity fits) cannot be replicated
+    tree = fit.idata.copy()
+    tree["constant_data"] = tree["constant_data"].to_dataset().drop_vars("group_index")
+    tree["posterior"] = tree["posterior"].to_dataset().assign(
+        group_effect=(("chain", "draw", "group"), np.zeros((2, 200, 3))))
+    fit.idata = tree
+    assert ppc.published_checks(fit).empty
 
 
 def test_bad_arguments(fits):
