@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from fixtures_bayes import simulate_itt
 
@@ -44,6 +45,24 @@ def test_panel_drops_missing_rows_and_nests_groups_in_treated_followups(sim):
     assert panel.scale == pytest.approx(0.5)
 
 
+def test_treated_participant_without_group_gets_no_group_effect(sim):
+    data = sim.copy()
+    data.loc[data["participant_id"] == "P000", "imr_group"] = pd.NA
+    panel = itt.make_panel(data, "imrs_client", load_analysis("itt"))
+    k = list(panel.participants).index("P000")
+    assert panel.treated[k] == 1 and panel.group_on[k].sum() == 0
+    assert panel.group_on.sum() == itt.make_panel(sim, "imrs_client", load_analysis(
+        "itt")).group_on.sum() - panel.mask.shape[1] + 1  # two follow-ups fewer
+
+
+def test_categorical_design_has_cell_dummies(sim):
+    panel = itt.make_panel(sim, "imrs_client", load_analysis("itt_categorical"))
+    x = dict(zip(panel.terms, np.moveaxis(panel.X, -1, 0), strict=True))
+    k = int(np.argmax(panel.treated))
+    np.testing.assert_array_equal(x["condition_x_time_2"][k], [0, 0, 1])
+    np.testing.assert_array_equal(x["time_1"][k], [0, 1, 0])
+
+
 def test_panel_errors_name_the_problem(sim):
     spec = load_analysis("itt")
     with pytest.raises(DataValidationError, match="missing column 'imrs_client'"):
@@ -51,6 +70,8 @@ def test_panel_errors_name_the_problem(sim):
     bad = sim.assign(arm=sim["arm"].replace({"cau": "control"}))
     with pytest.raises(DataValidationError, match="control"):
         itt.make_panel(bad, "imrs_client", spec)
+    with pytest.raises(DataValidationError, match=r"time values \[3\]"):
+        itt.make_panel(sim.assign(time=sim["time"].replace({2: 3})), "imrs_client", spec)
 
 
 def test_fit_returns_complete_datatree(tiny_fit, sim):

@@ -141,17 +141,17 @@ def make_panel(data: pd.DataFrame, outcome: str, spec: AnalysisSpec) -> Panel:
         "pid": data["participant_id"].astype(str).to_numpy(),
         "arm": data["arm"].astype(str).to_numpy(),
         "time": pd.to_numeric(data["time"]).astype(int).to_numpy(),
-        "group": data["imr_group"].astype("string").to_numpy(dtype=object, na_value=None),
+        "group": data["imr_group"].astype("string").to_numpy(),
         "y": pd.to_numeric(data[outcome]).astype(float).to_numpy(),
     })
-    groups = tuple(sorted({g for g, a in zip(d["group"], d["arm"], strict=True)
-                           if g is not None and a == "imr"}))
+    # Controls have no group; a treated participant without one gets no group effect.
+    grouped = d[(d["arm"] == "imr") & d["group"].notna()]
+    groups = tuple(sorted(str(g) for g in grouped["group"].unique()))
     observed = d[np.isfinite(d["y"])]
     if observed.empty:
         raise DataValidationError([f"outcome {outcome!r} has no observed value"])
     people = observed.groupby("pid", sort=True).agg(arm=("arm", "first"))
-    pgroup = d[d["arm"] == "imr"].groupby("pid")["group"].agg(
-        lambda s: next((g for g in s if g is not None), None))
+    pgroup = grouped.groupby("pid")["group"].first().astype(str)
     pids = people.index.to_numpy(dtype=str)
     n_p, n_t = len(pids), len(TIMES)
     pos = pd.Series(np.arange(n_p), index=pids)
@@ -161,9 +161,9 @@ def make_panel(data: pd.DataFrame, outcome: str, spec: AnalysisSpec) -> Panel:
     treated = (people["arm"].to_numpy() == "imr").astype(float)
     arm_idx = np.where(treated > 0, ARMS.index("imr"), ARMS.index("cau")).astype(np.int64)
     gmap = {g: k for k, g in enumerate(groups)}
-    glabel = pgroup.reindex(pids).to_numpy(dtype=object)
+    glabel = [pgroup.get(p) for p in pids]
     has_group = np.array([treated[k] > 0 and glabel[k] in gmap for k in range(n_p)])
-    group_idx = np.array([gmap.get(glabel[k], 0) if has_group[k] else 0 for k in range(n_p)],
+    group_idx = np.array([gmap[glabel[k]] if has_group[k] else 0 for k in range(n_p)],
                          dtype=np.int64)
     time = np.broadcast_to(np.asarray(TIMES), (n_p, n_t))
     group_on = (has_group[:, None] & (time > 0)).astype(float)
