@@ -152,3 +152,18 @@ def test_bad_arguments_raise_spec_errors(sim):
         imr_bayes.fit(sim, engine="fast")
     with pytest.raises(imr_bayes.ImrBayesError, match=r"unknown outcome 'imrs'"):
         imr_bayes.fit(sim, outcome="imrs")
+
+
+def test_posterior_predictive_reproduces_observed_cell_means(tiny_fit, sim):
+    # Replicated data on the observed cells must centre on the observed arm x time means:
+    # within 4 SDs of the replicated mean's own spread across draws.
+    tree = tiny_fit.idata
+    mask = tree["constant_data"]["mask"].values > 0
+    treated = tree["constant_data"]["treated"].values > 0
+    yrep = tree["posterior_predictive"]["y"].values.reshape(-1, *mask.shape)
+    y = tree["observed_data"]["y"].values
+    for arm in (True, False):
+        for t in range(3):
+            cells = mask[:, t] & (treated == arm)
+            rep_means = yrep[:, cells, t].mean(axis=1)
+            assert abs(rep_means.mean() - y[cells, t].mean()) < 4 * rep_means.std()
