@@ -135,9 +135,11 @@ def test_barg_status_follows_the_sections_that_ran():
 
 
 def test_table_html_formats_numbers_and_keeps_an_id():
-    html = table_html(pd.DataFrame({"outcome": ["a"], "x": [0.123456], "y": [np.nan]}), "tid")
+    html = table_html(pd.DataFrame({"outcome": ["a", "b"], "x": [0.123456, 1.0],
+                                    "y": [np.nan, 2.0],
+                                    "t": pd.array([1, None], dtype="Int64")}), "tid")
     assert 'id="tid"' in html and "0.123" in html and "0.123456" not in html
-    assert "nan" not in html.lower()
+    assert "nan" not in html.lower() and "&lt;NA&gt;" not in html
 
 
 # --- Bayesian fits section: marking of failures, files, figures --------------------------

@@ -52,6 +52,7 @@ def table_html(df: pd.DataFrame, table_id: str) -> str:
             shown[col] = shown[col].map(
                 lambda v: "" if pd.isna(v) else _format_number(float(v))
             )
+    shown = shown.astype(object).where(shown.notna(), "")  # no "<NA>" / "nan" in the page
     return shown.to_html(index=False, classes="data", table_id=table_id, na_rep="",
                          border=0, escape=True)
 

@@ -540,9 +540,9 @@ def comparison(ctx: RunContext) -> SectionResult:
     pooling = dict(FULL_SAMPLING)  # cheap to sample (see multiplicity), so never --quick
     table = compare(fits, ctx.store.get("frequentist"), published,
                               pooling=pooling, seed=ctx.settings.seed)
-    tables = {"comparison": table}
-    for analysis, sub in table.groupby("analysis", sort=False):
-        tables[f"outcomes_{analysis}"] = _one_row_per_outcome(sub)
+    tables = {f"outcomes_{analysis}": _one_row_per_outcome(sub)
+              for analysis, sub in table.groupby("analysis", sort=False)}
+    tables["comparison"] = table  # every estimand; folded in the page when long
     counts = table[table["estimand"] == "condition_x_time"].groupby(
         ["analysis", "agreement"], dropna=False).size()
     return _result(
