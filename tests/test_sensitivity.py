@@ -6,6 +6,8 @@ session; everything else needs no sampling.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -303,6 +305,9 @@ def test_cli_sensitivity_writes_tables_and_figure(tmp_path, capsys):
     tips = pd.read_csv(tmp_path / "tipping_points.csv")
     assert list(tips["outcome"]) == [OUTCOME]
     assert (tmp_path / "tipping_points.png").stat().st_size > 1000
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "tipping_points.csv").stat().st_mode & 0o777 == 0o666 & ~umask
     assert not list(tmp_path.glob(".*part*"))
 
 

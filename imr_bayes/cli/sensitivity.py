@@ -68,6 +68,7 @@ def _codes(requested: list[str]) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Fit, adjust, write the tables and the figure, print the tipping points."""
+    import os
     import time
 
     import pandas as pd
@@ -116,16 +117,22 @@ def run(args: argparse.Namespace) -> int:
     table = pd.concat(tables, ignore_index=True)
     tips = tipping_points(table)
     args.out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(args.out / "delta_adjustment.csv") as tmp:
-        table.to_csv(tmp, index=False)
-    with atomic_path(args.out / "tipping_points.csv") as tmp:
-        tips.to_csv(tmp, index=False)
+    umask = os.umask(0)
+    os.umask(umask)
+
+    def write(name: str, save) -> None:
+        # atomic_path's temporary file is private (mkstemp); give the result the usual mode
+        with atomic_path(args.out / name) as tmp:
+            save(tmp)
+            tmp.chmod(0o666 & ~umask)
+
+    write("delta_adjustment.csv", lambda p: table.to_csv(p, index=False))
+    write("tipping_points.csv", lambda p: tips.to_csv(p, index=False))
     fig = plot_tipping_points(table)
-    with atomic_path(args.out / "tipping_points.png") as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
+    write("tipping_points.png", lambda p: fig.savefig(p, format="png", dpi=120))
     if dropout:
-        with atomic_path(args.out / "informative_dropout.csv") as tmp:
-            pd.concat(dropout, ignore_index=True).to_csv(tmp, index=False)
+        frame = pd.concat(dropout, ignore_index=True)
+        write("informative_dropout.csv", lambda p: frame.to_csv(p, index=False))
     print(f"{'outcome':<15}{'P(benefit)':>11}{'p':>8}  {'Bayes tipping':<28}{'freq tipping':<28}")
     for _, r in tips.iterrows():
         def tip(status: str, value: float) -> str:
