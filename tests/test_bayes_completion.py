@@ -69,6 +69,24 @@ def test_per_protocol_agrees_with_reml(pp_fit, twin):
     assert "pp_condition_x_time_d" in eff.index
 
 
+def test_per_protocol_categorical_time_agrees_with_reml(twin):
+    """Table 7 counterpart: categorical time, no group effect, within 0.3 posterior SD."""
+    fit = imr_bayes.fit(twin, analysis="completers_categorical", imr_group=False, seed=7,
+                        **DRAWS)
+    reml = fit_lmm(twin, "imrs_client", time="categorical",
+                   sample="completers").coefficients.set_index("term")
+    eff = fit.effects.set_index("estimand")
+    for k in (1, 2):
+        row = eff.loc[f"pp_condition_x_time_{k}"]
+        assert abs(row["mean"] - reml.loc[f"condition_x_time[{k}]", "b"]) < 0.3 * row["sd"]
+    diffs = fit.effects[fit.effects["estimand"] == "difference"].set_index("time")
+    published_diff = published.marginal_means("completers")
+    pub = published_diff[(published_diff["outcome"] == "imrs_client")
+                         & (published_diff["arm"] == "imr")].set_index("time")["diff"]
+    for t in (0, 1, 2):  # Table 7 IMR - CAU differences lie inside the 95 % ETIs
+        assert diffs.loc[t, "eti95_low"] < pub.loc[t] < diffs.loc[t, "eti95_high"]
+
+
 def test_covariate_matrix_standardized_and_deduplicated(twin):
     people = twin.drop_duplicates("participant_id")
     W, names = covariate_matrix(people, completion.COVARIATES)

@@ -113,6 +113,7 @@ register(Analysis("itt_categorical", "imr_bayes.bayes.itt:fit_itt", ITT_OPTIONS)
 _HOSPITAL_OPTIONS: tuple[str, ...] = ("sampler", "backend", "cores", "target_accept")
 for _name, _target, _options in (
     ("completers", "imr_bayes.bayes.completion:fit_completers", ITT_OPTIONS),
+    ("completers_categorical", "imr_bayes.bayes.completion:fit_completers", ITT_OPTIONS),
     ("cace", "imr_bayes.bayes.completion:fit_cace",
      ("sampler", "backend", "cores", "target_accept", "imr_group", "covariates")),
     ("fidelity", "imr_bayes.bayes.fidelity:fit_fidelity", ITT_OPTIONS),
