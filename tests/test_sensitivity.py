@@ -420,3 +420,18 @@ def test_mar_imputation_is_the_conditional_gaussian():
         np.testing.assert_allclose(got.mean(axis=0), mean, atol=4 * np.sqrt(cov.max() / n))
         np.testing.assert_allclose(np.cov(got.T).reshape(cov.shape), cov, rtol=0.05)
     assert np.all(draws[:, p.mask > 0] == p.z[p.mask > 0])
+
+
+def test_complete_data_lmm_categorical_time_matches_fit_lmm():
+    long, y, X = _balanced(4, 0.8)
+    t = X[:, :, 1]
+    c = X[:, :, 2]
+    Xc = np.stack([X[:, :, 0], (t == 1) * 1.0, (t == 2) * 1.0, c, c * (t == 1), c * (t == 2)],
+                  axis=-1)
+    ref = fit_lmm(long, OUTCOME, time="categorical").coefficients.set_index("term")
+    got = complete_data_lmm(y, Xc)
+    for k, term in ((4, "condition_x_time[1]"), (5, "condition_x_time[2]")):
+        assert got.beta[0, k] == pytest.approx(ref.loc[term, "b"], abs=1e-6)
+        assert np.sqrt(got.cov[0, k, k]) == pytest.approx(ref.loc[term, "se"], rel=1e-4)
+        assert ref.loc[term, "df"] == pytest.approx(got.df[0], rel=1e-3)
+    assert got.df[0] == 2 * 60 - 4
