@@ -18,7 +18,7 @@ _LAZY: dict[str, str] = {
     "fit": "imr_bayes.bayes.api:fit",
     "fit_formula": "imr_bayes.bayes.api:fit_formula",
     "BayesianFit": "imr_bayes.bayes.api:BayesianFit",
-    "compare": "imr_bayes.compare:compare",
+    "compare": "imr_bayes.comparison:compare",
 }
 
 __all__ = ["DataValidationError", "ImrBayesError", "SpecError", "__version__", *_LAZY]

@@ -239,7 +239,7 @@ SECTIONS: tuple[Section, ...] = (
              "imr_bayes.ppc:plot_data_checks", "imr_bayes.bayes.api"),
             "imr_bayes.report.sections:ppc"),
     Section("comparison", "Posterior versus frequentist versus published",
-            ("imr_bayes.compare:compare", "imr_bayes.bayes.api"),
+            ("imr_bayes.comparison:compare", "imr_bayes.bayes.api"),
             "imr_bayes.report.sections:comparison"),
     Section("multiplicity", "Multiplicity: partial pooling across outcomes versus BH",
             ("imr_bayes.multiplicity:partial_pooling", "imr_bayes.multiplicity:compare_with_bh",

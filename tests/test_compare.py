@@ -15,9 +15,9 @@ import pytest
 from fixtures_ppc import tree
 from scipy import stats
 
-from imr_bayes import compare as compare_mod
+from imr_bayes import comparison as compare_mod
 from imr_bayes.bayes.itt import make_panel
-from imr_bayes.compare import COLUMNS, compare, write_comparison
+from imr_bayes.comparison import COLUMNS, compare, write_comparison
 from imr_bayes.data import default_twin
 from imr_bayes.errors import ImrBayesError
 from imr_bayes.spec import load_analysis
@@ -196,10 +196,10 @@ def test_comparison_on_real_fits_of_the_twin():
     assert cxt["frequentist_b"].notna().all() and cxt["bf10"].gt(0).all()
 
 
-def test_package_attribute_is_callable_after_submodule_import(fits):
-    """``imr_bayes.compare(...)`` (the report's call) works after ``import imr_bayes.compare``."""
+def test_package_attribute_is_the_function_after_module_import(fits):
+    """``imr_bayes.compare(...)`` stays the function once ``imr_bayes.comparison`` is imported."""
     import imr_bayes
-    import imr_bayes.compare  # noqa: F401 - binds the package attribute to the module
+    import imr_bayes.comparison  # noqa: F401
 
     out = imr_bayes.compare(fits[:1], None, pooling=False)
     assert len(out) == 3 and list(out.columns) == list(COLUMNS)

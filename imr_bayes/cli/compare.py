@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     from imr_bayes import frequentist as F
     from imr_bayes import loo, ppc
     from imr_bayes.atomic import atomic_dir
-    from imr_bayes.compare import write_comparison
+    from imr_bayes.comparison import write_comparison
     from imr_bayes.constants import DEFAULT_SEED
     from imr_bayes.data import default_twin, load
     from imr_bayes.errors import ImrBayesError

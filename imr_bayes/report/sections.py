@@ -531,7 +531,7 @@ def _one_row_per_outcome(rows: pd.DataFrame) -> pd.DataFrame:
 def comparison(ctx: RunContext) -> SectionResult:
     """Set posterior, reproduced frequentist and published condition x time side by side."""
     from imr_bayes import published
-    from imr_bayes.compare import compare
+    from imr_bayes.comparison import compare
 
     fits = [f for (_, o), f in ctx.store.get("fits", {}).items()
             if o in outcome_registry.OUTCOMES]

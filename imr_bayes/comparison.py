@@ -14,8 +14,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import sys
-import types
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -486,18 +484,3 @@ def write_comparison(table: pd.DataFrame, out_dir: str | os.PathLike[str], *,
     return {"csv": csv, "html": write_text(out / f"{stem}.html", to_html(table)),
             "md": write_text(out / f"{stem}.md", to_markdown(table))}
 
-
-class _CallableModule(types.ModuleType):
-    """Module type of ``imr_bayes.compare``, callable as :func:`compare`.
-
-    ``imr_bayes.compare`` is exported lazily as the function ``compare``, but importing
-    the submodule ``imr_bayes.compare`` binds the package attribute ``compare`` to the
-    module. Calling the module forwards to the function, so ``imr_bayes.compare(...)``
-    works whichever binding is seen.
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> pd.DataFrame:
-        return compare(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
