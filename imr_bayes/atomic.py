@@ -10,6 +10,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+def _usual_mode(path: Path, *, directory: bool) -> None:
+    """Give a temporary file or folder the mode a plain ``open``/``mkdir`` would give it.
+
+    ``mkstemp``/``mkdtemp`` create private (0600/0700) entries; outputs should not be.
+    """
+    umask = os.umask(0)
+    os.umask(umask)
+    path.chmod((0o777 if directory else 0o666) & ~umask)
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path next to ``target``; move it into place only on success.
@@ -32,6 +42,7 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        _usual_mode(tmp_path, directory=False)
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():
@@ -57,6 +68,7 @@ def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
     try:
         yield tmp
+        _usual_mode(tmp, directory=True)
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)

@@ -68,7 +68,6 @@ def _codes(requested: list[str]) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Fit, adjust, write the tables and the figure, print the tipping points."""
-    import os
     import time
 
     import pandas as pd
@@ -117,14 +116,10 @@ def run(args: argparse.Namespace) -> int:
     table = pd.concat(tables, ignore_index=True)
     tips = tipping_points(table)
     args.out.mkdir(parents=True, exist_ok=True)
-    umask = os.umask(0)
-    os.umask(umask)
 
     def write(name: str, save) -> None:
-        # atomic_path's temporary file is private (mkstemp); give the result the usual mode
         with atomic_path(args.out / name) as tmp:
             save(tmp)
-            tmp.chmod(0o666 & ~umask)
 
     write("delta_adjustment.csv", lambda p: table.to_csv(p, index=False))
     write("tipping_points.csv", lambda p: tips.to_csv(p, index=False))
