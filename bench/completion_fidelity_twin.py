@@ -22,6 +22,9 @@ import pandas as pd
 RUNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("completers", "imrs_client", ("pp_condition_x_time", "pp_condition_x_time_d")),
     ("completers", "sers_sf", ("pp_condition_x_time", "pp_condition_x_time_d")),
+    ("completers_categorical", "imrs_client", ("difference", "cohens_d",
+                                               "pp_condition_x_time_1",
+                                               "pp_condition_x_time_2")),
     ("cace", "imrs_client", ("cace_condition_x_time", "cace_condition_x_time_d",
                              "complier_share", "itt_condition_x_time_implied",
                              "complier_x_time")),
@@ -58,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         eff = fit.effects[fit.effects["estimand"].isin(estimands)]
         for _, e in eff.iterrows():
             rows.append({"analysis": analysis, "outcome": fit.outcome,
-                         "estimand": e["estimand"], "arm": e["arm"], "mean": e["mean"],
+                         "estimand": e["estimand"], "arm": e["arm"], "time": e["time"],
+                         "mean": e["mean"],
                          "median": e["median"], "sd": e["sd"], "eti95_low": e["eti95_low"],
                          "eti95_high": e["eti95_high"], **diag,
                          "problems": "; ".join(fit.diagnostics.problems),
