@@ -253,3 +253,17 @@ def test_plot_data_checks_draws_one_panel_per_arm_and_time(fits):
     fig = ppc.plot_data_checks(fits["imrs_client"], draws=20)
     assert sum(ax.has_data() for ax in fig.axes) == 6
     plt.close(fig)
+
+
+def test_real_fidelity_fit_gets_table_5_checks(twin):
+    """A fitted `fidelity` analysis carries its group index, so Table 5's 9 checks run."""
+    import imr_bayes
+
+    fit = imr_bayes.fit(twin, outcome="sers_sf", analysis="fidelity",
+                        draws=100, tune=100, chains=1, seed=1)
+    out = ppc.published_checks(fit, draws=100)
+    printed = published.fidelity_effects("sers_sf").set_index("term")
+    assert sorted(out["statistic"]) == sorted(printed.index)
+    got = out.set_index("statistic")
+    assert (got["published"] == printed["b"].reindex(got.index)).all()
+    assert (got["ppc_low"] < got["ppc_high"]).all()

@@ -175,6 +175,7 @@ def lmm_groups(panel, draws, posterior, *, seed: int, posterior_predictive: bool
         "constant_data": xr.Dataset(
             {"treated": ("participant", panel.treated),
              "mask": (("participant", "time"), panel.mask),
+             "group_index": ("participant", panel.group_idx),
              "group_on": (("participant", "time"), panel.group_on),
              "X": (("participant", "time", "term"), panel.X),
              "center": ((), panel.center), "scale": ((), panel.scale)},
