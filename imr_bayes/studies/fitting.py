@@ -2,7 +2,7 @@
 
 The studies fit the package's ITT model (:func:`imr_bayes.bayes.itt.build_model`, marginal
 engine: participant intercept integrated out) through nutpie. Compiling it with numba takes
-30-100 s on the shared machine, sampling a replicate about one second, so the compiled model
+20 s on an idle core (minutes on a saturated one), sampling a replicate 0.5 s, so the compiled model
 is built once per worker process (:func:`compiled_model`, a process-level cache) and every
 replicate only swaps its data in (``with_data``). Compilation and sampling are the Bayesian
 module's (:mod:`imr_bayes.bayes.sampling`); quick runs use its ``pyfunc`` backend (fast to
