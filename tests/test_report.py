@@ -307,3 +307,28 @@ def test_comparison_shows_one_row_per_outcome_preferring_condition_x_time():
     head = sections._one_row_per_outcome(rows)
     assert head["outcome"].tolist() == ["bsi", "imrs_client", "hosp"]
     assert head["post_mean"].tolist() == [2.0, 3.0, 5.0]
+
+
+def test_missing_data_section_tabulates_tipping_points_of_the_itt_fits():
+    """A real (tiny) ITT fit: one tipping-point row, its sentence and the tipping-point plot."""
+    from imr_bayes.data import default_twin
+
+    fit = imr_bayes.fit(default_twin(), outcome="sers_sf", analysis="itt",
+                        draws=100, tune=100, chains=1, seed=3)
+    ctx = _ctx(quick=True)
+    ctx.store["fits"] = {("itt", "sers_sf"): fit}
+    res = sections.missing_data(ctx)
+    assert res.status == "ok"
+    tips = res.tables["tipping_points"]
+    assert tips["outcome"].tolist() == ["sers_sf"]
+    assert "SERS-SF" in tips["sentence"].iloc[0] or "sers_sf" in tips["sentence"].iloc[0]
+    adj = res.tables["delta_adjustment"]
+    mar = adj[(adj["delta"] == 0) & (adj["estimand"] == "condition_x_time")].iloc[0]
+    # delta = 0 is the MAR analysis: its P(benefit) is the fit's own (same draws)
+    eff = fit.effects.set_index("estimand").loc["condition_x_time"]
+    assert mar["mar_p_benefit"] == pytest.approx(eff["p_benefit"], abs=1e-9)
+    assert res.figures[0].png.startswith(PNG_MAGIC)
+
+
+def test_missing_data_section_without_itt_fits_is_unavailable():
+    assert sections.missing_data(_ctx(quick=True)).status == "unavailable"
