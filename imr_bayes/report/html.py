@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import math
-import os
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -180,14 +179,6 @@ def summary(result: RunResult) -> dict[str, Any]:
     })
 
 
-def _readable(folder: Path) -> None:
-    """Give the report the usual permissions (temporary files and folders are private)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    for path in [folder, *folder.rglob("*")]:
-        path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
-
-
 def write_report(result: RunResult, out_dir: str | Path) -> Path:
     """Write the report folder ``out_dir/<run-id>/`` atomically and return its path.
 
@@ -212,5 +203,4 @@ def write_report(result: RunResult, out_dir: str | Path) -> Path:
         )
         # index.html last: its presence marks a complete report inside the folder as well.
         (tmp / "index.html").write_text(render(result), encoding="utf-8")
-        _readable(tmp)
     return target
