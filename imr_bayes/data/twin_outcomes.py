@@ -404,7 +404,7 @@ def outcome_values(code: str, people: pd.DataFrame, seen: np.ndarray,
 
 @cache
 def _cxt_targets(code: str) -> tuple[tuple[str, float, float], ...]:
-    """Printed condition x time coefficients of an outcome: (sample, B, SE from the CI)."""
+    """Return the printed condition x time coefficients of an outcome: (sample, B, SE)."""
     z = stats.norm.ppf(0.5 + CI_LEVEL / 2)
     out = []
     for sample in ("itt", "completers"):
