@@ -27,11 +27,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from results_md import write_section
 
-from imr_bayes.atomic import write_text
-
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results.md"
 SECTION = "## ITT engine"
 SEED = 4931
 
@@ -108,21 +105,6 @@ def machine() -> str:
             f"{mem:.0f} GB RAM, Python {platform.python_version()}")
 
 
-def write_section(text: str) -> None:
-    """Replace (or append) this bench's section of ``bench/results.md``."""
-    old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmarks\n"
-    lines = old.splitlines(keepends=True)
-    start = next((k for k, line in enumerate(lines) if line.strip() == SECTION), None)
-    if start is None:
-        new = old.rstrip("\n") + "\n\n" + text
-    else:
-        end = next((k for k in range(start + 1, len(lines)) if lines[k].startswith("## ")),
-                   len(lines))
-        rest = "".join(lines[end:])
-        new = "".join(lines[:start]) + text + ("\n" + rest if rest else "")
-    write_text(RESULTS, new)
-
-
 def main() -> int:
     from imr_bayes.data import default_twin
     from imr_bayes.outcomes import CODES, PRIMARY
@@ -155,10 +137,10 @@ def main() -> int:
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     text = "\n".join([
         SECTION, "",
-        f"Measured {now} by `bench/bench_itt.py` on {machine()}. The machine is **shared "
-        f"with other engineers' jobs** (1-min load average {load_before:.1f} before, "
-        f"{load_after:.1f} after on 2 cores), so absolute times are pessimistic and noisy; "
-        "all numbers come from this one run on the default twin.", "",
+        f"Measured {now} by `bench/bench_itt.py` on {machine()}; 1-min load average "
+        f"{load_before:.1f} before, {load_after:.1f} after on 2 cores (above ~1 means other "
+        "jobs shared the cores and absolute times are pessimistic). All numbers come from "
+        "this one run on the default twin.", "",
         "| quantity | value |", "|---|---:|",
         f"| (a) 12 statsmodels REML fits (s) | {t_reml:.1f} |",
         f"| (a) 12 Bayesian ITT fits, 4 chains x 1000 draws + 1000 tune (s), incl. one compile"
@@ -196,7 +178,7 @@ def main() -> int:
         "first fit alone exceeds the 12 REML fits.",
         "",
     ])
-    write_section(text)
+    write_section(SECTION, text)
     print(text)
     return 0
 

@@ -21,13 +21,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+from results_md import write_section
 
-from imr_bayes.atomic import write_text
 from imr_bayes.studies import Store, run_study
 from imr_bayes.studies.fitting import warm_up
 
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results.md"
 WORK = HERE / "_work" / "studies"
 SECTION = "## Simulation studies"
 SEED = 2026
@@ -58,21 +57,6 @@ def measure(workers: int, replicates: int) -> dict[str, float]:
             "cpu_per_replicate": float(rows["cpu_seconds"].median()),
             "wall_per_replicate": float(rows["seconds"].median()),
             "load_before": load_before, "load_after": os.getloadavg()[0]}
-
-
-def write_section(text: str) -> None:
-    """Replace (or append) this bench's section of ``bench/results.md``."""
-    old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmarks\n"
-    lines = old.splitlines(keepends=True)
-    start = next((k for k, line in enumerate(lines) if line.strip() == SECTION), None)
-    if start is None:
-        new = old.rstrip("\n") + "\n\n" + text
-    else:
-        end = next((k for k in range(start + 1, len(lines)) if lines[k].startswith("## ")),
-                   len(lines))
-        new = "".join(lines[:start]) + text + ("\n" + "".join(lines[end:]) if end < len(lines)
-                                               else "")
-    write_text(RESULTS, new)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     body += ["", f"Speed-up 2 vs 1 workers: **{ratio:.2f}x**. Results of the two runs "
              f"identical replicate by replicate: **{same}** (replicate i depends only on "
              "SeedSequence(seed).spawn(R)[i]).", ""]
-    write_section("\n".join(body) + "\n")
+    write_section(SECTION, "\n".join(body) + "\n")
     print("\n".join(body))
     return 0
 
