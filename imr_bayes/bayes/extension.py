@@ -230,6 +230,34 @@ def lmm_variables(draws, panel, spec) -> dict[str, tuple[tuple[str, ...], np.nda
     return out
 
 
+def lmm_effects(request, panel, variables, terms: tuple[str, ...],
+                effect_terms: tuple[str, ...], direction: int) -> pd.DataFrame:
+    """Tidy effects of an LMM built on the ITT design: each term (raw), effects also per SD.
+
+    ``effect_terms`` get P(benefit) in ``direction`` and a standardized ``<term>_d`` row; the
+    participant, group and residual SDs follow.
+    """
+    from imr_bayes.bayes.effects import effects_frame, summarize_draws
+
+    base = {"analysis": request.analysis, "outcome": request.outcome,
+            "n_rows": panel.n_rows,
+            "n_participants": int((panel.mask.sum(axis=1) > 0).sum())}
+    beta, beta_std = variables["beta"][1], variables["beta_std"][1]
+    rows = []
+    for i, term in enumerate(terms):
+        effect = term in effect_terms
+        rows.append({**base, "estimand": term, "scale": "raw",
+                     **summarize_draws(beta[:, i], direction=direction if effect else None)})
+        if effect:
+            rows.append({**base, "estimand": f"{term}_d", "scale": "d",
+                         **summarize_draws(beta_std[:, i], direction=direction)})
+    for name in ("sigma_participant", "sigma_group", "sigma_residual"):
+        if name in variables and variables[name][1].ndim == 1:
+            rows.append({**base, "estimand": name, "scale": "raw",
+                         **summarize_draws(variables[name][1])})
+    return effects_frame(rows)
+
+
 def finish(data: pd.DataFrame, request, *, posterior, sample_stats, groups: dict[str, Any],
            effects: pd.DataFrame, var_names: list[str], priors: dict[str, Any],
            n_rows: int, extra_attrs: dict[str, Any] | None = None,

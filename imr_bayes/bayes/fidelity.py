@@ -193,7 +193,6 @@ def fit_fidelity_dose(data: pd.DataFrame, request) -> Any:
     """
     import xarray as xr
 
-    from imr_bayes.bayes.effects import effects_frame, summarize_draws
     from imr_bayes.bayes.itt import make_panel, sd_parameters
     from imr_bayes.spec import priors_for
 
@@ -226,23 +225,8 @@ def fit_fidelity_dose(data: pd.DataFrame, request) -> Any:
     posterior = ext.dataset(variables, post_raw, {"term": list(terms),
                                                   "group": list(panel.groups),
                                                   "arm": ["imr", "cau"]})
-    base_row = {"analysis": request.analysis, "outcome": request.outcome,
-                "n_rows": panel.n_rows,
-                "n_participants": int((panel.mask.sum(axis=1) > 0).sum())}
-    beta, beta_std = variables["beta"][1], variables["beta_std"][1]
-    out = []
-    for i, term in enumerate(terms):
-        effect = term in ("condition_x_time", "fidelity_slope")
-        out.append({**base_row, "estimand": term, "scale": "raw",
-                    **summarize_draws(beta[:, i], direction=direction if effect else None)})
-        if effect:
-            out.append({**base_row, "estimand": f"{term}_d", "scale": "d",
-                        **summarize_draws(beta_std[:, i], direction=direction)})
-    for name in ("sigma_participant", "sigma_group", "sigma_residual"):
-        if name in variables and variables[name][1].ndim == 1:
-            out.append({**base_row, "estimand": name, "scale": "raw",
-                        **summarize_draws(variables[name][1])})
-    effects = effects_frame(out)
+    effects = ext.lmm_effects(request, panel, variables, terms,
+                              ("condition_x_time", "fidelity_slope"), direction)
     groups = ext.lmm_groups(panel, draws, post_raw, seed=request.seed,
                             posterior_predictive=request.posterior_predictive)
     groups["constant_data"] = groups["constant_data"].assign(
