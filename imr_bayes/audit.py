@@ -921,7 +921,12 @@ def audit_published() -> pd.DataFrame:
         Columns :data:`AUDIT_COLUMNS` (``table, outcome, location, check, printed,
         expected, severity``), one row per flagged cell and rule.
     """
-    return audit_tables(
+    return audit_tables(**printed_tables())
+
+
+def printed_tables() -> dict[str, Any]:
+    """Every published table as printed, keyed as :func:`audit_tables` takes them."""
+    return dict(
         fixed={s: published.printed(published.FIXED_EFFECT_TABLE[s]) for s in published.SAMPLES},
         means={s: published.printed(published.MARGINAL_MEANS_TABLE[s])
                for s in published.SAMPLES},

@@ -28,17 +28,6 @@ def findings() -> pd.DataFrame:
     return audit.audit_published()
 
 
-def _printed_tables() -> dict:
-    return dict(
-        fixed={s: published.printed(published.FIXED_EFFECT_TABLE[s]) for s in published.SAMPLES},
-        means={s: published.printed(published.MARGINAL_MEANS_TABLE[s])
-               for s in published.SAMPLES},
-        baseline=published.printed("table1"),
-        fidelity={o: published.printed(t) for o, t in published.FIDELITY_TABLE.items()},
-        text=published.printed("text"),
-    )
-
-
 def _has(df: pd.DataFrame, *, table: str, where: str, check: str,
          severity: str | None = None) -> bool:
     hit = df[(df["table"] == table) & df["location"].str.contains(where, regex=False)
@@ -137,7 +126,7 @@ def test_text_statistics_are_consistent(findings):
 
 # ------------------------------------------------------------------- planted errors
 def _new(perturbed: dict) -> pd.DataFrame:
-    base = audit.audit_tables(**_printed_tables())
+    base = audit.audit_tables(**audit.printed_tables())
     new = audit.audit_tables(**perturbed)
     key = ["location", "check"]
     merged = new.merge(base[key], on=key, how="left", indicator=True)
@@ -150,7 +139,7 @@ def _set(df: pd.DataFrame, mask: pd.Series, col: str, value: str) -> None:
 
 
 def test_planted_errors_in_fixed_effects_and_means_are_found():
-    t = _printed_tables()
+    t = audit.printed_tables()
     t2, t3 = t["fixed"]["itt"], t["means"]["itt"]
     # CSES condition x time 4.13 (-1.98, 10.25) p 0.18 -> b 7.13: off-centre, p too large
     _set(t2, (t2["outcome"] == "cses") & (t2["term"] == "condition_x_time"), "b", "7.13")
@@ -183,7 +172,7 @@ def test_planted_errors_in_fixed_effects_and_means_are_found():
 
 
 def test_planted_errors_in_table1_fidelity_and_text_are_found():
-    t = _printed_tables()
+    t = audit.printed_tables()
     t1, t4, t5, text = t["baseline"], t["fidelity"]["imrs_client"], t["fidelity"]["sers_sf"], \
         t["text"]
     # Sex, male, control: 40 (56 %) -> 40 (65 %)

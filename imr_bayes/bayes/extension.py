@@ -251,11 +251,16 @@ def lmm_effects(request, panel, variables, terms: tuple[str, ...],
         if effect:
             rows.append({**base, "estimand": f"{term}_d", "scale": "d",
                          **summarize_draws(beta_std[:, i], direction=direction)})
-    for name in ("sigma_participant", "sigma_group", "sigma_residual"):
-        if name in variables and variables[name][1].ndim == 1:
-            rows.append({**base, "estimand": name, "scale": "raw",
-                         **summarize_draws(variables[name][1])})
-    return effects_frame(rows)
+    return effects_frame(rows + sd_rows(base, variables))
+
+
+def sd_rows(base: dict[str, Any], variables) -> list[dict[str, Any]]:
+    """Effects rows of the participant, group and residual SDs (scalar ones only)."""
+    from imr_bayes.bayes.effects import summarize_draws
+
+    return [{**base, "estimand": name, "scale": "raw", **summarize_draws(variables[name][1])}
+            for name in ("sigma_participant", "sigma_group", "sigma_residual")
+            if name in variables and variables[name][1].ndim == 1]
 
 
 def finish(data: pd.DataFrame, request, *, posterior, sample_stats, groups: dict[str, Any],

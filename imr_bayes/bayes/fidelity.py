@@ -136,11 +136,7 @@ def fit_fidelity(data: pd.DataFrame, request) -> Any:
         out.append({**base_row, "estimand": f"fidelity_high_minus_moderate_x_t{t}",
                     "time": t, "scale": "raw",
                     **summarize_draws(diff, direction=direction)})
-    for name in ("sigma_participant", "sigma_group", "sigma_residual"):
-        if name in variables and variables[name][1].ndim == 1:
-            out.append({**base_row, "estimand": name, "scale": "raw",
-                        **summarize_draws(variables[name][1])})
-    effects = effects_frame(out)
+    effects = effects_frame(out + ext.sd_rows(base_row, variables))
     groups = ext.lmm_groups(panel, draws, post_raw, seed=request.seed,
                             posterior_predictive=request.posterior_predictive)
     var_names = [v for v in ("beta", "sigma_participant", "sigma_group", "sigma_residual",
