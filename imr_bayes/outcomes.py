@@ -1,7 +1,8 @@
 """The trial's 12 outcomes: codes, names, direction of benefit, scale range and granularity.
 
-Scale ranges and granularity come from the instruments' published scoring (cited in
-``docs/twin.md``); baseline means and SDs per arm come from Table 1
+Names, direction, scale ranges, granularity and item structure are the trial facts
+(``models/trial.yaml``; the instruments' published scoring is cited in ``docs/twin.md``);
+baseline means and SDs per arm come from Table 1
 (``models/published/table1_baseline.csv``).
 """
 
@@ -39,8 +40,14 @@ class Outcome:
         Granularity of an observed score (1/k for a mean of k integer items; 1 for sums).
     primary : bool
         True for the primary outcome only.
-    scoring : str
+    description : str
         How the score is formed, the source of range and step.
+    scoring : {"mean", "sum", "single_item", "difference", "scaled_sum"}
+        The kind of score.
+    n_items : int
+        Number of items.
+    item_min, item_max : float or None
+        Range of one item.
     """
 
     code: str
@@ -52,7 +59,11 @@ class Outcome:
     scale_max: float | None
     step: float | None
     primary: bool
+    description: str
     scoring: str
+    n_items: int
+    item_min: float | None
+    item_max: float | None
 
     @property
     def beneficial_sign(self) -> int:
@@ -69,52 +80,31 @@ class Outcome:
 
     def pooled_baseline_sd(self) -> float:
         """Pooled baseline SD of both arms (Table 1 SDs weighted by n - 1)."""
-        n = {"imr": 116, "cau": 71}
+        from imr_bayes.trial import n_randomized
+
+        n = n_randomized()
         num = sum((n[a] - 1) * self.baseline_sd(a) ** 2 for a in n)
         return float((num / (sum(n.values()) - 2)) ** 0.5)
 
 
-_ILL = "illness management"
-_CON = "illness management constituent"
-_REC = "recovery"
+def _from_facts() -> dict[str, Outcome]:
+    from imr_bayes.trial import facts
 
-OUTCOMES: dict[str, Outcome] = {
-    o.code: o
-    for o in [
-        Outcome("imrs_client", "Illness Management and Recovery Scale, client version",
-                "IMRS client", _ILL, +1, 1, 5, 1 / 15, True,
-                "mean of 15 items scored 1-5"),
-        Outcome("imrs_clinician", "Illness Management and Recovery Scale, clinician version",
-                "IMRS clinician", _ILL, +1, 1, 5, 1 / 15, False,
-                "mean of 15 items scored 1-5"),
-        Outcome("mspss", "Multidimensional Scale of Perceived Social Support",
-                "MSPSS", _CON, +1, 1, 7, 1 / 12, False, "mean of 12 items scored 1-7"),
-        Outcome("cses", "Coping Self-Efficacy Scale", "CSES", _CON, +1, 0, 260, 1, False,
-                "sum of 26 items scored 0-10"),
-        Outcome("ses", "Service Engagement Scale, treatment adherence subscale", "SES",
-                _CON, +1, 0, 12, 1, False,
-                "sum of 4 items scored 0-3, coded so that higher is better adherence"),
-        Outcome("is", "Insight Scale", "IS", _CON, +1, 0, 12, 0.5, False,
-                "Birchwood Insight Scale total, 0-12 in half points"),
-        Outcome("asi", "Addiction Severity Index, item 24", "ASI", _CON, -1, 0, 4, 1, False,
-                "single item rated 0-4 (problems with alcohol or drugs)"),
-        Outcome("bsi", "Brief Symptom Inventory", "BSI", _REC, -1, 0, 4, 1 / 53, False,
-                "Global Severity Index: mean of 53 items scored 0-4"),
-        Outcome("sfs", "Social Functioning Scale", "SFS", _REC, +1, None, None, None, False,
-                "sum of scaled subscale scores; range not stated in the paper"),
-        Outcome("mhrm", "Mental Health Recovery Measure", "MHRM", _REC, +1, 0, 120, 1, False,
-                "sum of 30 items scored 0-4"),
-        Outcome("sers_sf", "Self-Esteem Rating Scale, Short Form", "SERS-SF", _REC, +1,
-                -60, 60, 1, False,
-                "positive minus negative item sums, 20 items scored 1-7 (range -60 to 60)"),
-        Outcome("ismi", "Internal Stigma of Mental Illness scale", "ISMI", _REC, -1, 1, 4,
-                1 / 29, False, "mean of 29 items scored 1-4"),
-    ]
-}
+    f = facts()
+    return {
+        code: Outcome(code, o.name, o.abbreviation, o.domain, o.direction, o.scale.min,
+                      o.scale.max, o.scale.step, code == f.primary_outcome, o.description,
+                      o.scoring, o.items.n, o.items.min, o.items.max)
+        for code, o in f.outcomes.items()
+    }
+
+
+#: The outcomes of ``models/trial.yaml`` in the paper's table order.
+OUTCOMES: dict[str, Outcome] = _from_facts()
 
 #: Outcome codes in the paper's table order; the first is the primary outcome.
 CODES: tuple[str, ...] = tuple(OUTCOMES)
-PRIMARY: str = "imrs_client"
+PRIMARY: str = next(c for c, o in OUTCOMES.items() if o.primary)
 SECONDARY: tuple[str, ...] = tuple(c for c in CODES if c != PRIMARY)
 
 
