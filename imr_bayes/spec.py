@@ -1,24 +1,39 @@
-"""Declarative model specifications and prior sets: load, validate, hash.
+"""Declarative model specifications and prior sets: typed, validated, hashed.
 
-An analysis spec (``models/analyses/<name>.yaml``) names the model structure (time coding,
-fixed terms, random terms, residual structure), the sampler settings and the diagnostic
-thresholds. A prior set (``models/priors/<name>.yaml``) gives every parameter a prior as
-data, ``{dist, kwargs}``, on the outcome's **standardized** scale (outcome minus the pooled
+An analysis spec (``models/analyses/<name>.yaml``) says, as data, everything about one
+analysis except the code of its model: the model family (``model:``, one kind per family:
+``lmm``, ``cace``, ``logistic``, ``hurdle``, ``pooling``, ``dropout``), the family's own
+structure, the outcomes it applies to, its estimands (name, scale, times, direction of
+benefit), its published counterpart (which printed table, term or statistic each estimand
+is compared with), its priors, the sampler settings and the diagnostic thresholds. The
+kinds form a pydantic discriminated union on ``model``; each kind has only its own fields.
+New kinds are added with :func:`imr_bayes.registry.register_kind`.
+
+A prior set (``models/priors/<name>.yaml``) gives the shared parameters a prior as data,
+``{dist, kwargs}``, on the outcome's **standardized** scale (outcome minus the pooled
 Table 1 baseline mean, divided by the pooled Table 1 baseline SD).
 
-Both are validated on load with pydantic (unknown keys are rejected); every problem becomes
-an :class:`imr_bayes.SpecError` that names the bad key or value, the valid choices and, where
+Everything is validated on load (unknown keys are rejected); every problem becomes an
+:class:`imr_bayes.SpecError` that names the bad key or value, the valid choices and, where
 one is close, a "did you mean" suggestion.
 """
 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 from imr_bayes.errors import SpecError
 from imr_bayes.outcomes import unknown_choice_message
@@ -41,7 +56,7 @@ POSITIVE_DISTRIBUTIONS: frozenset[str] = frozenset(
 #: Keyword arguments that must be strictly positive.
 _POSITIVE_KWARGS: frozenset[str] = frozenset({"sigma", "nu", "beta", "lam"})
 
-#: Fixed-effect terms an analysis may use (ITT linear and categorical time).
+#: Fixed-effect terms of the ITT model that a prior set gives priors for.
 FIXED_TERMS: tuple[str, ...] = (
     "intercept", "time", "condition", "condition_x_time",
     "time_1", "time_2", "condition_x_time_1", "condition_x_time_2",
@@ -66,6 +81,7 @@ class _Strict(BaseModel):
         return value
 
 
+# ----------------------------------------------------------------------------------- priors
 class PriorSpec(_Strict):
     """One prior as data: a distribution name and its keyword arguments.
 
@@ -125,13 +141,7 @@ class PriorSet(_Strict):
         return self
 
 
-class RandomSpec(_Strict):
-    """Random effects: participant intercept and the IMR-group effect (treated, post-baseline)."""
-
-    participant: bool = True
-    imr_group: bool = True
-
-
+# ------------------------------------------------------------------ shared spec sections
 class SamplerSpec(_Strict):
     """Sampler settings (nutpie by default)."""
 
@@ -155,40 +165,374 @@ class DiagnosticsSpec(_Strict):
     bfmi_min: float = Field(0.3, ge=0)
 
 
-class AnalysisSpec(_Strict):
-    """A declarative analysis: structure, priors, sampler and diagnostics."""
+class PublishedRef(_Strict):
+    """Where one estimand's printed counterpart is.
+
+    ``table`` is a kind of published table of the spec's ``published.sample``:
+    ``fixed_effects`` (Tables 2/6: ``term``), ``marginal_means`` (Tables 3/7: ``statistic``
+    ``mean``, ``diff`` or ``d``, per time and, for ``mean``, arm), ``fidelity`` (Tables 4/5
+    of the outcome: ``term``) or ``text`` (numbers in the running text: ``key``, with
+    ``<key>_ci_low``, ``<key>_ci_high`` and ``<key_p>`` where printed).
+    """
+
+    table: Literal["fixed_effects", "marginal_means", "fidelity", "text"]
+    term: str | None = None
+    statistic: Literal["mean", "diff", "d"] | None = None
+    key: str | None = None
+    p_key: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> PublishedRef:
+        need = {"fixed_effects": "term", "fidelity": "term", "marginal_means": "statistic",
+                "text": "key"}[self.table]
+        if getattr(self, need) is None:
+            raise ValueError(f"published table {self.table!r} needs {need!r}")
+        return self
+
+
+class EstimandSpec(_Strict):
+    """One estimand an analysis reports.
+
+    Attributes
+    ----------
+    name : str
+        The estimand's name in the estimates table (with ``analysis``, ``outcome`` and
+        ``time`` the key every source shares).
+    scale : str
+        ``raw`` (outcome units), ``d`` (pooled baseline SDs), ``ratio``, ``log_odds``,
+        ``probability``, ``days``, ``df``.
+    times : tuple of int or None
+        The time codes with a value (None: one value, no time).
+    arms : bool
+        One value per arm (e.g. arm x time means).
+    benefit : {"outcome", "higher", "lower", "none"}
+        Which direction is a benefit of IMR: the outcome's direction, always higher, always
+        lower, or none (no P(benefit): a nuisance or descriptive quantity).
+    no_effect : float
+        The value of no effect (0; 1 for ratios).
+    treatment : bool
+        A treatment effect: set beside its frequentist and published counterparts in the
+        comparison table (baseline rows, t = 0, never are).
+    d_horizon : int
+        For an effect on the outcome's scale: steps from its unit to the 18-month contrast
+        (2 for a per-step slope); its standardized size ``d = d_horizon * estimate / pooled
+        baseline SD`` gives P(|d| > 0.2) and the ROPE.
+    prior : str or None
+        The model parameter whose prior (on the standardized scale) applies to
+        ``estimate / pooled baseline SD`` (Savage-Dickey BF10).
+    published : PublishedRef or None
+        The printed counterpart.
+    """
+
+    name: str
+    scale: Literal["raw", "d", "ratio", "log_odds", "probability", "days", "df"] = "raw"
+    times: tuple[int, ...] | None = None
+    arms: bool = False
+    benefit: Literal["outcome", "higher", "lower", "none"] = "outcome"
+    no_effect: float = 0.0
+    treatment: bool = False
+    d_horizon: int = Field(1, ge=1)
+    prior: str | None = None
+    published: PublishedRef | None = None
+
+    def sign(self, direction: int) -> int:
+        """+1 if higher values benefit IMR, -1 if lower do, 0 if neither."""
+        return {"outcome": int(direction), "higher": 1, "lower": -1, "none": 0}[self.benefit]
+
+
+class PublishedSpec(_Strict):
+    """The published counterpart of an analysis: the printed sample its tables describe."""
+
+    sample: Literal["itt", "completers", "fidelity", "hospitalization", "length_of_stay"]
+
+
+#: Named outcome sets of a spec's ``outcomes`` and ``main_run`` fields.
+OUTCOME_SETS: tuple[str, ...] = ("all", "primary", "fidelity", "response")
+OutcomeSet = Literal["all", "primary", "fidelity", "response"] | tuple[str, ...]
+
+
+class SpecBase(_Strict):
+    """Fields every analysis kind has.
+
+    Attributes
+    ----------
+    name, description : str
+    model : str
+        The kind (the discriminator of the union).
+    label : str
+        A label every estimate of the analysis carries (e.g. ``NON-RANDOMIZED: ...``).
+    outcomes : {"all", "fidelity", "response"} or tuple of str
+        The outcomes the analysis applies to: every trial outcome, those with a published
+        fidelity analysis, only the kind's own response (hospitalization, length of stay),
+        or a list of codes.
+    main_run : {"all", "primary", "fidelity"} or tuple of str
+        Which of the selected outcomes the main run (``imr-bayes reanalyze``) fits.
+    estimands : tuple of EstimandSpec
+    published : PublishedSpec or None
+    prior_set : str
+        The prior set of the shared parameters (``models/priors``).
+    priors : dict of str to PriorSpec
+        Priors of the kind's own parameters; the names the kind needs are
+        :attr:`prior_names` (every one must be given, no other).
+    sampler : SamplerSpec
+    diagnostics : DiagnosticsSpec
+    """
+
+    #: Names of the kind's own priors (``priors:``); empty for kinds without.
+    prior_names: ClassVar[tuple[str, ...]] = ()
+    #: Override names ``fit(**overrides)`` maps into nested sections of this kind.
+    nested_overrides: ClassVar[dict[str, str]] = {
+        k: "sampler" for k in SamplerSpec.model_fields}
 
     name: str
     description: str
-    model: Literal["itt"] = "itt"
-    family: Literal["gaussian"] = "gaussian"
-    sample: Literal["itt", "completers"] = "itt"
-    time: Literal["linear", "categorical"] = "linear"
-    terms: tuple[str, ...]
-    random: RandomSpec = RandomSpec()
-    residual_sd_by_arm: bool = False
+    model: str
+    label: str = ""
+    outcomes: OutcomeSet = "all"
+    main_run: OutcomeSet = "all"
+    estimands: tuple[EstimandSpec, ...]
+    published: PublishedSpec | None = None
     prior_set: str = "default"
+    priors: dict[str, PriorSpec] = Field(default_factory=dict)
     sampler: SamplerSpec = SamplerSpec()
     diagnostics: DiagnosticsSpec = DiagnosticsSpec()
-    options: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _check_terms(self) -> AnalysisSpec:
-        needed = required_terms(self.time)
-        for term in self.terms:
-            if term not in FIXED_TERMS:
-                raise ValueError(unknown_choice_message("term", term, FIXED_TERMS))
-        if tuple(self.terms) != needed:
-            raise ValueError(
-                f"time: {self.time} needs the terms {list(needed)} in this order "
-                f"(condition x time is always included); got {list(self.terms)}"
-            )
+    def _check_base(self) -> SpecBase:
+        from imr_bayes.outcomes import CODES
+
+        for field in ("outcomes", "main_run"):
+            value = getattr(self, field)
+            if isinstance(value, tuple):
+                for code in value:
+                    if code not in CODES:
+                        raise ValueError(unknown_choice_message(f"outcome in {field}", code,
+                                                                CODES))
+        names = [e.name for e in self.estimands]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"estimand(s) declared twice: {', '.join(dup)}")
+        for e in self.estimands:
+            if e.published is not None and self.published is None:
+                raise ValueError(f"estimand {e.name!r} has a published counterpart but the "
+                                 "spec has no 'published' section")
+        given, needed = set(self.priors), set(self.prior_names)
+        for key in sorted(given - needed):
+            raise ValueError(unknown_choice_message(f"{self.model} prior", key,
+                                                    self.prior_names or ("(none)",)))
+        if needed - given:
+            raise ValueError(f"priors: model {self.model!r} needs a prior for "
+                             f"{', '.join(sorted(needed - given))}")
         return self
 
     @property
     def sha256(self) -> str:
         """SHA-256 of the validated spec (canonical JSON)."""
         return spec_sha256(self.model_dump(mode="json"))
+
+    def columns(self, outcome: str) -> tuple[str, ...]:
+        """Contract columns this analysis reads for ``outcome``."""
+        return ("participant_id", "arm", "time", outcome)
+
+    def estimand(self, name: str) -> EstimandSpec:
+        """Return the declared estimand ``name`` (raise with the valid names)."""
+        for e in self.estimands:
+            if e.name == name:
+                return e
+        raise SpecError(unknown_choice_message(f"estimand of {self.name!r}", name,
+                                               [e.name for e in self.estimands]))
+
+    def resolved_priors(self) -> dict[str, dict[str, Any]]:
+        """The kind's own priors as ``{name: {dist, kwargs}}`` (not oriented)."""
+        return {k: p.resolved(1) for k, p in self.priors.items()}
+
+    def with_overrides(self, **overrides: Any) -> SpecBase:
+        """Return a new, re-validated spec with some fields replaced.
+
+        A name is a field of this kind (``residual_sd_by_arm``), of one of its nested
+        sections listed in :attr:`nested_overrides` (``draws`` -> ``sampler.draws``,
+        ``imr_group`` -> ``random.imr_group``), or a whole section given as a mapping.
+
+        Raises
+        ------
+        SpecError
+            Naming an unknown override with the valid names, or an invalid value.
+        """
+        valid = tuple(dict.fromkeys(
+            [n for n in type(self).model_fields if n not in ("name", "model")]
+            + list(self.nested_overrides)))
+        update: dict[str, Any] = {}
+        nested: dict[str, dict[str, Any]] = {}
+        for key, value in overrides.items():
+            if key in self.nested_overrides:
+                nested.setdefault(self.nested_overrides[key], {})[key] = value
+            elif key in valid:
+                update[key] = value
+            else:
+                raise SpecError(unknown_choice_message(f"override of analysis {self.name!r}",
+                                                       key, valid))
+        raw = self.model_dump(mode="python")
+        for section, values in nested.items():
+            raw[section] = {**raw[section], **values}
+        raw.update(update)
+        return parse_analysis(raw, source=f"{self.name} with overrides "
+                                          f"{', '.join(sorted(overrides))}")
+
+
+# ------------------------------------------------------------------------------ the kinds
+class RandomSpec(_Strict):
+    """Random effects: participant intercept and the IMR-group effect (treated, post-baseline)."""
+
+    participant: bool = True
+    imr_group: bool = True
+
+
+class LmmSpec(SpecBase):
+    """Linear mixed model of one outcome (the paper's ITT family and its designs).
+
+    ``sample``: all randomized (``itt``), IMR completers + all controls (``completers``),
+    or controls + IMR participants with enough sessions in a scored group (``fidelity``).
+    ``time``: linear (0, 1, 2) or categorical. ``design``: the fixed effects — ``standard``
+    (intercept, time, condition, condition x time), ``fidelity_subgroups`` (high and
+    moderate subgroups x categorical time), ``fidelity_slope`` (the group effect's mean
+    depends on the group's fidelity), ``attendance`` (sessions attended moderate the effect;
+    non-randomized).
+    """
+
+    nested_overrides: ClassVar[dict[str, str]] = {
+        **SpecBase.nested_overrides, "participant": "random", "imr_group": "random"}
+    model: Literal["lmm"]
+    sample: Literal["itt", "completers", "fidelity"] = "itt"
+    time: Literal["linear", "categorical"] = "linear"
+    design: Literal["standard", "fidelity_subgroups", "fidelity_slope", "attendance"] = \
+        "standard"
+    random: RandomSpec = RandomSpec()
+    residual_sd_by_arm: bool = False
+
+    @property
+    def prior_names(self) -> tuple[str, ...]:  # type: ignore[override]
+        """The design's own priors."""
+        return {"standard": (), "fidelity_subgroups": (), "fidelity_slope": ("fidelity_slope",),
+                "attendance": ("condition_x_sessions", "attendance_slope")}[self.design]
+
+    @model_validator(mode="after")
+    def _check_design(self) -> LmmSpec:
+        if self.design in ("fidelity_subgroups",) and self.time != "categorical":
+            raise ValueError("design fidelity_subgroups uses categorical time (time: "
+                             "categorical)")
+        if self.design in ("fidelity_slope", "attendance") and self.time != "linear":
+            raise ValueError(f"design {self.design} uses linear time (time: linear)")
+        if self.design == "fidelity_slope" and not self.random.imr_group:
+            raise ValueError("design fidelity_slope needs the IMR-group effect "
+                             "(random.imr_group: true)")
+        if (self.design == "fidelity_subgroups") != (self.sample == "fidelity"):
+            raise ValueError("design fidelity_subgroups goes with sample fidelity, and only it")
+        return self
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        """Fixed terms of the standard ITT design for the time coding."""
+        return required_terms(self.time)
+
+    def columns(self, outcome: str) -> tuple[str, ...]:
+        """Contract columns this analysis reads for ``outcome``."""
+        extra = {"itt": (), "completers": ("completer",),
+                 "fidelity": ("sessions_attended", "fidelity")}[self.sample]
+        extra += {"standard": (), "fidelity_subgroups": (), "fidelity_slope": ("fidelity",),
+                  "attendance": ("sessions_attended",)}[self.design]
+        return (*super().columns(outcome), "imr_group", *dict.fromkeys(extra))
+
+
+class CaceSpec(SpecBase):
+    """Complier average causal effect (principal stratification, one-sided noncompliance)."""
+
+    prior_names: ClassVar[tuple[str, ...]] = ("compliance_intercept", "compliance_coef")
+    nested_overrides: ClassVar[dict[str, str]] = {
+        **SpecBase.nested_overrides, "imr_group": "random"}
+    model: Literal["cace"]
+    random: RandomSpec = RandomSpec()
+    covariates: tuple[str, ...] | None = None
+
+    @model_validator(mode="after")
+    def _check_cace(self) -> CaceSpec:
+        if not self.random.participant:
+            raise ValueError("the cace model always has the participant intercept "
+                             "(random.participant: true)")
+        if self.sampler.engine != "marginal":
+            raise ValueError("the cace model integrates the participant intercept out; "
+                             "sampler.engine must be 'marginal'")
+        if self.covariates is not None:
+            from imr_bayes.trial import facts
+
+            valid = facts().covariates.baseline_model
+            for c in self.covariates:
+                if c not in valid:
+                    raise ValueError(unknown_choice_message("compliance covariate", c, valid))
+        return self
+
+    def columns(self, outcome: str) -> tuple[str, ...]:
+        """Contract columns this analysis reads for ``outcome``."""
+        return (*super().columns(outcome), "imr_group", "completer",
+                *self.compliance_covariates())
+
+    def compliance_covariates(self) -> tuple[str, ...]:
+        """The compliance model's baseline characteristics (default: the trial facts')."""
+        if self.covariates is not None:
+            return self.covariates
+        from imr_bayes.trial import facts
+
+        return facts().covariates.baseline_model
+
+
+class LogisticSpec(SpecBase):
+    """Logistic regression of a participant-level 0/1 response on the arm (+ adjustment)."""
+
+    prior_names: ClassVar[tuple[str, ...]] = (
+        "intercept", "log_odds_ratio", "log_odds_ratio_adjustment")
+    model: Literal["logistic"]
+    response: str
+    adjust_for: str
+
+    def columns(self, outcome: str) -> tuple[str, ...]:
+        """Contract columns this analysis reads (the outcome is its response)."""
+        return ("participant_id", "arm", "time", self.adjust_for, self.response)
+
+
+class HurdleSpec(SpecBase):
+    """Hurdle Student-t model of participant-level difference scores per arm."""
+
+    prior_names: ClassVar[tuple[str, ...]] = (
+        "nonzero_logit", "location", "scale", "nu_minus_one")
+    model: Literal["hurdle"]
+    response: str
+    before: str
+    after: str
+
+    def columns(self, outcome: str) -> tuple[str, ...]:
+        """Contract columns this analysis reads (the difference ``after - before``)."""
+        return ("participant_id", "arm", "time", self.before, self.after)
+
+
+class PoolingSpec(SpecBase):
+    """Partial pooling of standardized effects across outcomes (normal hierarchical model)."""
+
+    prior_names: ClassVar[tuple[str, ...]] = ("mu", "tau")
+    model: Literal["pooling"]
+
+
+class DropoutSpec(SpecBase):
+    """Shared-parameter informative-dropout model beside an LMM of the same outcome."""
+
+    prior_names: ClassVar[tuple[str, ...]] = ("alpha", "gamma")
+    model: Literal["dropout"]
+    base: str = "itt"
+
+
+#: The built-in kinds (``model:`` value -> spec class); see :mod:`imr_bayes.registry`.
+BUILTIN_KINDS: dict[str, type[SpecBase]] = {
+    "lmm": LmmSpec, "cace": CaceSpec, "logistic": LogisticSpec, "hurdle": HurdleSpec,
+    "pooling": PoolingSpec, "dropout": DropoutSpec,
+}
 
 
 def required_terms(time: str) -> tuple[str, ...]:
@@ -199,10 +543,30 @@ def required_terms(time: str) -> tuple[str, ...]:
             "condition_x_time_1", "condition_x_time_2")
 
 
-def _format_errors(kind: str, source: str, exc: ValidationError) -> str:
+# --------------------------------------------------------------------------- parsing
+def _kinds() -> dict[str, type[SpecBase]]:
+    from imr_bayes.registry import kind_specs
+
+    return kind_specs()
+
+
+def _adapter(kinds: tuple[type[SpecBase], ...]) -> TypeAdapter:
+    """A TypeAdapter of the discriminated union of ``kinds`` (tag: ``model``)."""
+    if len(kinds) == 1:
+        return TypeAdapter(kinds[0])
+    return TypeAdapter(Annotated[Union[kinds], Field(discriminator="model")])  # noqa: UP007
+
+
+_ADAPTERS: dict[tuple[type[SpecBase], ...], TypeAdapter] = {}
+
+
+def _format_errors(kind: str, source: str, exc: ValidationError, tags: tuple[str, ...]) -> str:
     lines = [f"invalid {kind} {source}:"]
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "<top level>"
+        loc_parts = [str(p) for p in err["loc"]]
+        if loc_parts and loc_parts[0] in tags:  # the union's tag is not a key the user wrote
+            loc_parts = loc_parts[1:]
+        loc = ".".join(loc_parts) or "<top level>"
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "literal_error":
             expected = [s.strip().strip("'") for s in
@@ -210,13 +574,48 @@ def _format_errors(kind: str, source: str, exc: ValidationError) -> str:
             close = difflib.get_close_matches(str(err["input"]), expected, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             msg = f"bad value {err['input']!r}.{hint} Valid choices: {', '.join(expected)}."
+        elif err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            given = err.get("ctx", {}).get("tag")
+            loc = "model"
+            msg = (unknown_choice_message("model kind", given, tags) if given is not None
+                   else f"required key is missing. Valid choices: {', '.join(tags)}.")
         elif err["type"] == "missing":
             msg = "required key is missing"
         lines.append(f"  - {loc}: {msg}")
     return "\n".join(lines)
 
 
-def _read_yaml(path: Path, kind: str) -> dict[str, Any]:
+def parse_analysis(raw: Mapping[str, Any], *, source: str = "<dict>") -> SpecBase:
+    """Validate a mapping as an analysis spec of any registered kind.
+
+    Raises
+    ------
+    SpecError
+        Naming every bad key or value with the valid choices.
+    """
+    kinds = _kinds()
+    classes = tuple(kinds.values())
+    if classes not in _ADAPTERS:
+        _ADAPTERS[classes] = _adapter(classes)
+    if not isinstance(raw, Mapping):
+        raise SpecError(f"invalid analysis spec {source}: expected a mapping, got "
+                        f"{type(raw).__name__}")
+    try:
+        return _ADAPTERS[classes].validate_python(dict(raw))
+    except ValidationError as exc:
+        raise SpecError(_format_errors("analysis spec", source, exc, tuple(kinds))) from None
+
+
+def parse_prior_set(raw: dict[str, Any], *, source: str = "<dict>") -> PriorSet:
+    """Validate a mapping as a prior set (see :func:`parse_analysis`)."""
+    try:
+        return PriorSet.model_validate(raw)
+    except ValidationError as exc:
+        raise SpecError(_format_errors("prior set", source, exc, ())) from None
+
+
+def read_yaml(path: Path, kind: str) -> dict[str, Any]:
+    """Read a YAML mapping or raise a :class:`SpecError` naming the file."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -228,6 +627,11 @@ def _read_yaml(path: Path, kind: str) -> dict[str, Any]:
 
 def _names(folder: Path) -> tuple[str, ...]:
     return tuple(sorted(p.stem for p in folder.glob("*.yaml")))
+
+
+#: Folders of ``models/`` that hold specs: per-outcome analyses (``imr_bayes.fit``) and
+#: methods that work on other inputs (partial pooling of effects, the dropout model).
+SPEC_FOLDERS: tuple[str, ...] = ("analyses", "methods")
 
 
 def analysis_names() -> tuple[str, ...]:
@@ -250,41 +654,32 @@ def prior_set_names() -> tuple[str, ...]:
     return tuple(out)
 
 
-def parse_analysis(raw: dict[str, Any], *, source: str = "<dict>") -> AnalysisSpec:
-    """Validate a mapping as an analysis spec.
+def load_spec(name: str, *, folder: str = "analyses") -> SpecBase:
+    """Load and validate ``models/<folder>/<name>.yaml``.
 
     Raises
     ------
     SpecError
-        Naming every bad key or value with the valid choices.
+        If no such spec exists (listing the valid names), its ``name`` differs from the
+        file name, or it is invalid.
     """
-    try:
-        return AnalysisSpec.model_validate(raw)
-    except ValidationError as exc:
-        raise SpecError(_format_errors("analysis spec", source, exc)) from None
-
-
-def parse_prior_set(raw: dict[str, Any], *, source: str = "<dict>") -> PriorSet:
-    """Validate a mapping as a prior set (see :func:`parse_analysis`)."""
-    try:
-        return PriorSet.model_validate(raw)
-    except ValidationError as exc:
-        raise SpecError(_format_errors("prior set", source, exc)) from None
-
-
-def load_analysis(name: str) -> AnalysisSpec:
-    """Load and validate ``models/analyses/<name>.yaml``.
-
-    Raises
-    ------
-    SpecError
-        If no such spec exists (listing the valid names) or it is invalid.
-    """
-    names = analysis_names()
+    if folder not in SPEC_FOLDERS:
+        raise SpecError(unknown_choice_message("spec folder", folder, SPEC_FOLDERS))
+    names = _names(models_dir() / folder)
     if name not in names:
-        raise SpecError(unknown_choice_message("analysis", name, names))
-    path = models_dir() / "analyses" / f"{name}.yaml"
-    return parse_analysis(_read_yaml(path, "analysis spec"), source=str(path))
+        what = "analysis" if folder == "analyses" else "method"
+        raise SpecError(unknown_choice_message(what, name, names))
+    path = models_dir() / folder / f"{name}.yaml"
+    spec = parse_analysis(read_yaml(path, "analysis spec"), source=str(path))
+    if spec.name != name:
+        raise SpecError(f"invalid analysis spec {path}: name {spec.name!r} differs from the "
+                        f"file name {name!r}")
+    return spec
+
+
+def load_analysis(name: str) -> SpecBase:
+    """Load and validate ``models/analyses/<name>.yaml`` (see :func:`load_spec`)."""
+    return load_spec(name, folder="analyses")
 
 
 def load_prior_set(name: str) -> PriorSet:
@@ -293,7 +688,7 @@ def load_prior_set(name: str) -> PriorSet:
     if name not in names:
         raise SpecError(unknown_choice_message("prior set", name, names))
     path = models_dir() / "priors" / f"{name}.yaml"
-    return parse_prior_set(_read_yaml(path, "prior set"), source=str(path))
+    return parse_prior_set(read_yaml(path, "prior set"), source=str(path))
 
 
 def priors_for(prior_set: PriorSet, parameters: tuple[str, ...], direction: int

@@ -1,25 +1,24 @@
-"""Public API: ``fit`` (registered analyses), ``fit_formula`` (bambi), ``BayesianFit``."""
+"""Public API: ``fit`` (every analysis of ``models/analyses``), ``fit_formula``, ``BayesianFit``."""
 
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from imr_bayes import spec as spec_mod
 from imr_bayes.constants import DEFAULT_SEED
 from imr_bayes.diagnostics import Diagnostics
 from imr_bayes.errors import SpecError
-from imr_bayes.outcomes import get as get_outcome
-from imr_bayes.outcomes import unknown_choice_message
+from imr_bayes.estimates import Estimates
 
 
 @dataclass(frozen=True)
 class BayesianFit:
-    """One Bayesian fit: labelled draws, tidy effects, diagnostics and the spec it came from.
+    """One Bayesian fit: labelled draws, estimates, diagnostics and the spec it came from.
 
     Attributes
     ----------
@@ -28,21 +27,47 @@ class BayesianFit:
     idata : xarray.DataTree
         Groups ``posterior``, ``sample_stats``, ``log_likelihood``, ``observed_data``,
         ``constant_data`` and, on request, ``posterior_predictive``. Root attrs:
-        ``spec_hash``, ``data_hash``, ``seed``, ``versions`` (JSON), ``analysis``,
-        ``outcome``.
-    effects : pandas.DataFrame
-        Tidy estimands (see :data:`imr_bayes.bayes.effects.COLUMNS`).
+        ``spec_hash``, ``spec`` (JSON), ``data_hash``, ``seed``, ``versions`` (JSON),
+        ``analysis``, ``outcome``, ``priors`` (JSON).
+    estimates : Estimates
+        Posterior estimates (source ``posterior``), with their draws.
     diagnostics : Diagnostics
-    spec : AnalysisSpec or None
+    spec : SpecBase or None
         The validated spec (None for :func:`fit_formula`).
     """
 
     analysis: str
     outcome: str
     idata: Any
-    effects: pd.DataFrame
+    estimates: Estimates
     diagnostics: Diagnostics
     spec: Any
+
+    def __repr__(self) -> str:
+        status = "passed" if self.diagnostics.passed else "FAILED diagnostics"
+        head = ""
+        rows = self.estimates.table
+        treat = [e.name for e in getattr(self.spec, "estimands", ()) if e.treatment]
+        if treat:
+            r = rows[rows["estimand"] == treat[0]].head(1)
+            if len(r):
+                r = r.iloc[0]
+                head = (f"; {treat[0]} {r['estimate']:.3g} (95 % ETI {r['ci_low']:.3g} to "
+                        f"{r['ci_high']:.3g})")
+        return (f"BayesianFit(analysis={self.analysis!r}, outcome={self.outcome!r}, "
+                f"{len(rows)} estimates{head}; diagnostics {status})")
+
+    @property
+    def effects(self) -> pd.DataFrame:
+        """Deprecated: the estimates in the layout of imr_bayes 0.1 (use :attr:`estimates`).
+
+        Columns ``mean``, ``eti95_low``, ``eti95_high`` and the 0.1 estimand names
+        (``pp_`` and ``fidelity_`` prefixes). Removed in the next release.
+        """
+        warnings.warn("BayesianFit.effects is deprecated and will be removed in the next "
+                      "release; use BayesianFit.estimates.table (columns estimate, ci_low, "
+                      "ci_high)", DeprecationWarning, stacklevel=2)
+        return legacy_effects(self)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write ``idata`` (with its provenance attrs) to ``path`` as netCDF, atomically."""
@@ -51,33 +76,99 @@ class BayesianFit:
         return save_tree(self.idata, path)
 
 
-def fit(data: pd.DataFrame, *, outcome: str = "imrs_client", analysis: str = "itt",
+#: 0.1 names: analysis -> (prefix, estimands it applied to).
+_LEGACY_PREFIX: dict[str, tuple[str, tuple[str, ...]]] = {
+    "completers": ("pp_", ("condition",)),
+    "completers_categorical": ("pp_", ("condition",)),
+    "fidelity": ("fidelity_", ("high", "moderate")),
+}
+
+
+def legacy_effects(fit: BayesianFit) -> pd.DataFrame:
+    """The estimates of ``fit`` in the 0.1 ``effects`` layout (for the deprecation period)."""
+    t = fit.estimates.table.drop(columns="note").rename(columns={
+        "estimate": "mean", "ci_low": "eti95_low",
+                                            "ci_high": "eti95_high", "label": "note"})
+    prefix, starts = _LEGACY_PREFIX.get(fit.analysis, ("", ()))
+    names = []
+    for e, time in zip(t["estimand"], t["time"], strict=True):
+        if e == "high_minus_moderate":
+            e = f"high_minus_moderate_x_t{time}"
+        names.append(f"{prefix}{e}" if prefix and str(e).startswith(starts) else e)
+    t = t.assign(estimand=names)
+    cols = ["analysis", "outcome", "estimand", "arm", "time", "mean", "median", "sd",
+            "eti95_low", "eti95_high", "scale", "p_direction", "p_benefit", "n_rows",
+            "n_participants"] + (["note"] if t["note"].notna().any() else [])
+    return t[cols]
+
+
+def resolve_outcome(spec: Any, outcome: str | None) -> str:
+    """The outcome a spec is fitted to: the given code, the primary one, or its response.
+
+    Raises
+    ------
+    SpecError
+        An unknown outcome code, an outcome the spec does not apply to, or an outcome given
+        to a kind with its own response.
+    """
+    from imr_bayes import outcomes
+
+    if spec.outcomes == "response":
+        response = spec.response
+        if outcome not in (None, response):
+            raise SpecError(f"analysis {spec.name!r} models its own response {response!r}; "
+                            f"leave outcome out (got {outcome!r})")
+        return response
+    code = outcome or outcomes.PRIMARY
+    outcomes.get(code)
+    allowed = applicable_outcomes(spec)
+    if code not in allowed:
+        raise SpecError(f"analysis {spec.name!r} applies to outcome(s) {', '.join(allowed)}; "
+                        f"got {code!r}")
+    return code
+
+
+def applicable_outcomes(spec: Any, field: str = "outcomes") -> tuple[str, ...]:
+    """The outcome codes a spec's ``outcomes`` (or ``main_run``) field names."""
+    from imr_bayes import outcomes, trial
+
+    value = getattr(spec, field)
+    if isinstance(value, tuple):
+        return value
+    return {"all": outcomes.CODES, "primary": (outcomes.PRIMARY,),
+            "fidelity": trial.fidelity_outcomes(),
+            "response": (getattr(spec, "response", ""),)}[value]
+
+
+def fit(data: pd.DataFrame, *, outcome: str | None = None, analysis: str = "itt",
         prior_set: str | None = None, seed: int = DEFAULT_SEED, draws: int | None = None,
         tune: int | None = None, chains: int | None = None,
-        posterior_predictive: bool = False, **options: Any) -> BayesianFit:
-    """Fit a registered Bayesian analysis to long participant data.
+        posterior_predictive: bool = False, **overrides: Any) -> BayesianFit:
+    """Fit an analysis of ``models/analyses`` to long participant data.
 
     Parameters
     ----------
     data : pandas.DataFrame
-        Long data in the contract's layout (one row per participant x time).
-    outcome : str
-        Outcome code (see :data:`imr_bayes.outcomes.CODES`).
+        Long data in the contract's layout (one row per participant x time). The columns
+        the analysis needs are validated against the contract before any sampling.
+    outcome : str, optional
+        Outcome code (see :data:`imr_bayes.outcomes.CODES`; default the primary outcome).
+        Analyses with their own response (hospitalization, length of stay) take none.
     analysis : str
-        A registered analysis with a spec in ``models/analyses`` (``itt``,
-        ``itt_categorical``, ...).
+        An analysis with a spec in ``models/analyses`` (``itt``, ``itt_categorical``, ...).
     prior_set : str, optional
-        A prior set in ``models/priors`` (default: the spec's, ``default``).
+        A prior set in ``models/priors`` (default: the spec's).
     seed : int
         Same seed and data => identical draws.
     draws, tune, chains : int, optional
-        Override the spec's sampler settings (spec default 1000, 1000, 4).
+        Override the spec's sampler settings.
     posterior_predictive : bool
         Add a ``posterior_predictive`` group.
-    **options
-        Analysis options (ITT: ``engine`` "marginal"/"full", ``sampler`` "nutpie"/"pymc",
-        ``backend`` "auto"/"pyfunc"/"numba", ``imr_group``, ``participant``,
-        ``residual_sd_by_arm``, ``cores``, ``target_accept``).
+    **overrides
+        Other spec fields of the analysis' kind, re-validated: sampler settings
+        (``engine``, ``sampler``, ``backend``, ``cores``, ``target_accept``), random
+        effects (``imr_group``, ``participant``), ``residual_sd_by_arm``, ``covariates``,
+        ``priors``, ... (:meth:`imr_bayes.spec.SpecBase.with_overrides`).
 
     Returns
     -------
@@ -86,48 +177,51 @@ def fit(data: pd.DataFrame, *, outcome: str = "imrs_client", analysis: str = "it
     Raises
     ------
     SpecError
-        Unknown analysis, prior set or option (with the valid choices).
+        Unknown analysis, prior set, outcome or override (with the valid choices).
     DataValidationError
-        Data lack a needed column or hold values outside the contract.
+        The data lack a needed column or break the contract (values out of range, unknown
+        codes, duplicate participant x time rows, ...), before any sampling.
     """
-    from imr_bayes.bayes import analyses
+    from imr_bayes import registry
+    from imr_bayes.spec import load_prior_set
 
-    entry = analyses.get(analysis)
-    get_outcome(outcome)
-    for key in options:
-        if key not in entry.options:
-            raise SpecError(unknown_choice_message(f"option of analysis {analysis!r}", key,
-                                                   entry.options))
-    spec = spec_mod.load_analysis(analysis)
-    sampler = spec.sampler.model_dump()
-    for key, val in (("draws", draws), ("tune", tune), ("chains", chains)):
-        if val is not None:
-            sampler[key] = val
-    for key in ("engine", "sampler", "backend", "cores", "target_accept"):
-        if key in options:
-            sampler[key] = options.pop(key)
-    raw = spec.model_dump(mode="python")
-    raw["sampler"] = sampler
-    if "imr_group" in options:
-        raw["random"]["imr_group"] = bool(options.pop("imr_group"))
-    if "participant" in options:
-        raw["random"]["participant"] = bool(options.pop("participant"))
-    if "residual_sd_by_arm" in options:
-        raw["residual_sd_by_arm"] = bool(options.pop("residual_sd_by_arm"))
-    spec = spec_mod.parse_analysis(raw, source=f"{analysis} with overrides")
-    priors = spec_mod.load_prior_set(prior_set or spec.prior_set)
-    request = analyses.FitRequest(analysis=analysis, outcome=outcome, spec=spec,
+    spec = registry.get(analysis)
+    kind = registry.get_kind(spec.model)
+    code = resolve_outcome(spec, outcome)
+    sampler = {k: v for k, v in (("draws", draws), ("tune", tune), ("chains", chains))
+               if v is not None}
+    if sampler or overrides:
+        spec = spec.with_overrides(**sampler, **overrides)
+    priors = load_prior_set(prior_set or spec.prior_set)
+    checked = validate_for(data, spec, code)
+    request = registry.FitRequest(analysis=analysis, outcome=code, spec=spec,
                                   prior_set=priors, seed=int(seed),
-                                  posterior_predictive=posterior_predictive, options=options)
-    return entry.fit_function()(data, request)
+                                  posterior_predictive=posterior_predictive)
+    return kind.fit_function()(checked, request)
+
+
+def validate_for(data: pd.DataFrame, spec: Any, outcome: str) -> pd.DataFrame:
+    """Validate the columns an analysis needs against the data contract.
+
+    Raises
+    ------
+    DataValidationError
+        Naming each problem (missing column, value out of range, duplicate rows, ...).
+    """
+    from imr_bayes.errors import DataValidationError
+
+    # interim until the contract's subset validation lands (issue 16 item 1)
+    missing = [c for c in spec.columns(outcome) if c not in data.columns]
+    if missing:
+        raise DataValidationError([f"missing column {c!r}" for c in missing])
+    return data
 
 
 def fit_formula(formula: str, data: pd.DataFrame, *, family: str = "gaussian",
                 priors: dict[str, Any] | None = None, seed: int = DEFAULT_SEED,
                 draws: int = 1000, tune: int = 1000, chains: int = 4, cores: int = 2,
-                thresholds: spec_mod.DiagnosticsSpec | None = None,
-                label: str = "formula", center_predictors: bool = True,
-                backend: str = "auto") -> BayesianFit:
+                thresholds: Any = None, label: str = "formula",
+                center_predictors: bool = True, backend: str = "auto") -> BayesianFit:
     """Fit any bambi formula to long data (nutpie sampler) and diagnose it.
 
     See :func:`imr_bayes.bayes.formula.fit_formula`.

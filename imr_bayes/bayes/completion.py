@@ -1,10 +1,9 @@
 """Completion: the per-protocol counterpart (Tables 6-7) and the complier average causal effect.
 
-``analysis="completers"`` fits the ITT model (:mod:`imr_bayes.bayes.itt`) to the paper's
-per-protocol sample: IMR completers (attended >= 50 % of scheduled sessions) and *all*
-controls. Its treatment estimands are prefixed ``pp_`` (``pp_condition_x_time``). Completers
-are a selected group and the controls are not, so this contrast is not protected by
-randomization.
+``analysis="completers"`` (an ``lmm`` spec with ``sample: completers``) fits the ITT model
+to the paper's per-protocol sample, :func:`completers_sample`: IMR completers (attended >= 50 %
+of scheduled sessions) and *all* controls. Completers are a selected group and the controls
+are not, so this contrast is not protected by randomization.
 
 ``analysis="cace"`` keeps every randomized participant. It is principal stratification with
 one-sided noncompliance (Imbens & Rubin 1997): each participant is a complier (C = 1, would
@@ -36,34 +35,14 @@ import numpy as np
 import pandas as pd
 
 from imr_bayes import outcomes
-from imr_bayes.bayes import extension as ext
-from imr_bayes.errors import DataValidationError, SpecError
-from imr_bayes.outcomes import unknown_choice_message
+from imr_bayes.errors import DataValidationError
 
-#: Baseline characteristics of the compliance model by default (Table 1; as in the
-#: paper's selective non-completion regression).
-COVARIATES: tuple[str, ...] = (
-    "age", "sex", "living_situation", "education", "native_country", "income", "onset",
-    "admissions", "hospitalization_length", "diagnosis_psychotic", "diagnosis_mood",
-    "diagnosis_personality",
-)
-_NUMERIC: tuple[str, ...] = ("age",)
-_MISSING_CODES: tuple[str, ...] = ("missing",)
 #: CACE parameters and the prior-set entry each one uses.
 CACE_TERMS: dict[str, str] = {
     "intercept": "intercept", "time": "time", "complier": "condition",
     "complier_x_time": "condition", "cace_condition": "condition",
     "cace_condition_x_time": "condition_x_time",
 }
-#: Default priors of the compliance model (log-odds; covariates standardized).
-COMPLIANCE_PRIORS: dict[str, dict[str, Any]] = {
-    "compliance_intercept": {"dist": "Normal", "kwargs": {"mu": 0.0, "sigma": 1.5}},
-    "compliance_coef": {"dist": "Normal", "kwargs": {"mu": 0.0, "sigma": 1.0}},
-}
-COMPLETERS_OPTIONS: tuple[str, ...] = ()
-CACE_OPTIONS: tuple[str, ...] = ("priors", "covariates")
-
-
 # --------------------------------------------------------------------------- per-protocol
 def completers_sample(data: pd.DataFrame) -> pd.DataFrame:
     """Rows of IMR completers and all controls (the paper's per-protocol sample).
@@ -83,30 +62,6 @@ def completers_sample(data: pd.DataFrame) -> pd.DataFrame:
     return data[~imr | flag.fillna(False).to_numpy(bool)]
 
 
-def fit_completers(data: pd.DataFrame, request) -> Any:
-    """Fit the ITT model to IMR completers and all controls (Tables 6 and 7).
-
-    The spec's ``time`` gives linear (Table 6) or categorical (Table 7) time. Treatment
-    estimands are renamed ``pp_<name>`` (``pp_condition_x_time``, ``pp_condition_x_time_d``,
-    ...); arm x time means, differences and Cohen's d keep their ITT names.
-
-    Returns
-    -------
-    imr_bayes.bayes.api.BayesianFit
-    """
-    from imr_bayes.bayes.itt import fit_itt
-    from imr_bayes.provenance import data_sha256
-
-    ext.check_options(request.spec, COMPLETERS_OPTIONS)
-    fit = fit_itt(completers_sample(data), request)
-    eff = fit.effects.copy()
-    eff["estimand"] = [f"pp_{e}" if str(e).startswith("condition") else e
-                       for e in eff["estimand"]]
-    fit.idata.attrs.update({"data_hash": data_sha256(data),
-                            "sample": "IMR completers + all controls (per protocol)"})
-    return dataclasses.replace(fit, effects=eff)
-
-
 # --------------------------------------------------------------------------------- CACE
 def covariate_matrix(people: pd.DataFrame, covariates: tuple[str, ...]
                      ) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -123,17 +78,20 @@ def covariate_matrix(people: pd.DataFrame, covariates: tuple[str, ...]
     DataValidationError
         If a characteristic is not a column.
     """
+    from imr_bayes.trial import facts
+
+    coding = facts().covariates
     absent = [c for c in covariates if c not in people.columns]
     if absent:
         raise DataValidationError([f"missing column {c!r} (compliance covariate)"
                                    for c in absent])
     cols: dict[str, np.ndarray] = {}
     for c in covariates:
-        if c in _NUMERIC:
+        if c in coding.numeric:
             cols[c] = pd.to_numeric(people[c], errors="coerce").to_numpy(float)
             continue
         v = people[c].astype("string")
-        v = v.mask(v.isin(_MISSING_CODES))
+        v = v.mask(v.isin(coding.missing_codes))
         levels = v.dropna().value_counts()
         if levels.empty:
             continue
@@ -184,7 +142,7 @@ class CacePanel:
                 "W": self.W, "group_idx": p.group_idx, "group_on": p.group_on}
 
 
-def make_cace_panel(data: pd.DataFrame, outcome: str, spec, covariates: tuple[str, ...]
+def make_cace_panel(data: pd.DataFrame, outcome: str, covariates: tuple[str, ...]
                     ) -> CacePanel:
     """Build the CACE data of one outcome (participants with >= 1 observed value).
 
@@ -197,7 +155,7 @@ def make_cace_panel(data: pd.DataFrame, outcome: str, spec, covariates: tuple[st
 
     if "completer" not in data.columns:
         raise DataValidationError(["missing column 'completer'"])
-    panel = make_panel(data, outcome, spec)
+    panel = make_panel(data, outcome)
     people = data.drop_duplicates("participant_id").copy()
     people.index = people["participant_id"].astype(str).to_numpy()
     people = people.reindex(panel.participants)
@@ -216,11 +174,11 @@ def build_cace_model(cp: CacePanel, spec, priors: dict[str, dict[str, Any]]):
     Parameters
     ----------
     cp : CacePanel
-    spec : AnalysisSpec
+    spec : CaceSpec
         ``random.imr_group`` switches the IMR-group effect of treated compliers.
     priors : dict
-        Resolved priors of :data:`CACE_TERMS`, the SD parameters and
-        :data:`COMPLIANCE_PRIORS`.
+        Resolved priors of :data:`CACE_TERMS`, the SD parameters and the compliance model
+        (the spec's ``priors``).
 
     Returns
     -------
@@ -265,31 +223,20 @@ def build_cace_model(cp: CacePanel, spec, priors: dict[str, dict[str, Any]]):
     return model
 
 
-def cace_priors(request, spec) -> dict[str, dict[str, Any]]:
+def cace_priors(request) -> dict[str, dict[str, Any]]:
     """Resolve the CACE priors: prior-set entries (:data:`CACE_TERMS`) and compliance."""
     from imr_bayes.spec import priors_for
 
+    spec = request.spec
     direction = outcomes.get(request.outcome).direction
     sds = ("sigma_participant", "sigma_residual") + (
         ("sigma_group",) if spec.random.imr_group else ())
-    base = priors_for(request.prior_set, tuple(set(CACE_TERMS.values())) + sds, direction)
+    base = priors_for(request.prior_set, tuple(dict.fromkeys(CACE_TERMS.values())) + sds,
+                      direction)
     priors = {t: base[p] for t, p in CACE_TERMS.items()}
     priors.update({s: base[s] for s in sds})
-    priors.update(ext.option_priors(spec, COMPLIANCE_PRIORS))
+    priors.update(spec.resolved_priors())
     return priors
-
-
-def _covariates(request) -> tuple[str, ...]:
-    given = request.options.get("covariates", request.spec.options.get("covariates"))
-    if given is None:
-        return COVARIATES
-    if isinstance(given, str):
-        given = (given,)
-    given = tuple(given)
-    for c in given:
-        if c not in COVARIATES:
-            raise SpecError(unknown_choice_message("compliance covariate", c, COVARIATES))
-    return given
 
 
 def cace_loglik(cp: CacePanel, draws: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -344,39 +291,34 @@ def fit_cace(data: pd.DataFrame, request) -> Any:
     ----------
     data : pandas.DataFrame
         Contract long data (``completer`` and the baseline characteristics).
-    request : imr_bayes.bayes.analyses.FitRequest
-        ``options["covariates"]`` (or the spec's ``options.covariates``) selects the
-        compliance covariates among :data:`COVARIATES`.
+    request : imr_bayes.registry.FitRequest
+        The spec's ``covariates`` (default: the trial facts' baseline model) select the
+        compliance covariates.
 
     Returns
     -------
     imr_bayes.bayes.api.BayesianFit
-        Effects ``cace_condition_x_time`` (raw, and ``_d`` in baseline SDs),
+        Estimands ``cace_condition_x_time`` (raw, and ``_d`` in baseline SDs),
         ``cace_condition``, ``complier_share``, ``itt_condition_x_time_implied``
         (complier share x CACE), ``complier_x_time`` (complier - never-taker trend without
         IMR: the selection behind the per-protocol bias).
     """
     import xarray as xr
 
-    from imr_bayes.bayes.effects import effects_frame, summarize_draws
+    from imr_bayes.bayes import engine
 
     spec = request.spec
-    ext.check_options(spec, CACE_OPTIONS)
-    if spec.sampler.engine != "marginal":
-        raise SpecError("the cace analysis integrates the participant intercept out; "
-                        "engine must be 'marginal'")
-    covariates = _covariates(request)
-    cp = make_cace_panel(data, request.outcome, spec, covariates)
-    priors = cace_priors(request, spec)
-    key = {"model": "cace", "k": cp.W.shape[1], "groups": len(cp.panel.groups),
+    cp = make_cace_panel(data, request.outcome, spec.compliance_covariates())
+    priors = cace_priors(request)
+    key = {"kind": "cace", "k": cp.W.shape[1], "groups": len(cp.panel.groups),
            "imr_group": spec.random.imr_group, "priors": priors}
-    compiled = ext.compile_once(key, lambda: build_cace_model(cp, spec, priors), spec)
+    compiled = engine.compiled(key, lambda: build_cace_model(cp, spec, priors), spec.sampler)
     compiled = compiled.with_data(cp.model_data())
-    post_raw, stats = ext.sample_posterior(compiled, spec, request.seed)
+    post_raw, stats = engine.sample(compiled, spec.sampler, request.seed)
     names = [*CACE_TERMS, "sigma_residual", "sigma_participant", "compliance_intercept",
              "compliance_coef"] + (["sigma_group", "group_raw"] if spec.random.imr_group
                                    else [])
-    draws = {n: ext.flat(post_raw, n) for n in names}
+    draws = {n: engine.flat(post_raw, n) for n in names}
     p = cp.panel
     s, centre = p.scale, p.center
     ll, p_comp = cace_loglik(cp, draws)
@@ -399,38 +341,24 @@ def fit_cace(data: pd.DataFrame, request) -> Any:
         variables["sigma_group"] = ((), draws["sigma_group"] * s)
         variables["group_effect"] = (("group",),
                                      draws["sigma_group"][:, None] * draws["group_raw"] * s)
-    posterior = ext.dataset(variables, post_raw, {"covariate": list(cp.covariate_names),
-                                                  "group": list(p.groups)})
-    direction = outcomes.get(request.outcome).direction
-    base = {"analysis": request.analysis, "outcome": request.outcome, "n_rows": p.n_rows,
-            "n_participants": len(p.participants)}
-    rows = [
-        {**base, "estimand": "cace_condition_x_time", "scale": "raw",
-         **summarize_draws(coef["cace_condition_x_time"], direction=direction)},
-        {**base, "estimand": "cace_condition_x_time_d", "scale": "d",
-         **summarize_draws(draws["cace_condition_x_time"], direction=direction)},
-        {**base, "estimand": "cace_condition", "scale": "raw",
-         **summarize_draws(coef["cace_condition"], direction=direction)},
-        {**base, "estimand": "itt_condition_x_time_implied", "scale": "raw",
-         **summarize_draws(share * coef["cace_condition_x_time"], direction=direction)},
-        {**base, "estimand": "complier_share", "scale": "probability",
-         **summarize_draws(share)},
-        {**base, "estimand": "complier", "scale": "raw",
-         **summarize_draws(coef["complier"])},
-        {**base, "estimand": "complier_x_time", "scale": "raw",
-         **summarize_draws(coef["complier_x_time"])},
-        {**base, "estimand": "intercept", "scale": "raw", **summarize_draws(coef["intercept"])},
-        {**base, "estimand": "time", "scale": "raw", **summarize_draws(coef["time"])},
-    ]
-    for name in ("sigma_participant", "sigma_group", "sigma_residual"):
-        if name in variables:
-            rows.append({**base, "estimand": name, "scale": "raw",
-                         **summarize_draws(variables[name][1])})
-    effects = effects_frame(rows)
+    posterior = engine.dataset(variables, post_raw, {"covariate": list(cp.covariate_names),
+                                                     "group": list(p.groups)})
+    quantities = [
+        ({"estimand": "cace_condition_x_time"}, coef["cace_condition_x_time"]),
+        ({"estimand": "cace_condition_x_time_d"}, draws["cace_condition_x_time"]),
+        ({"estimand": "cace_condition"}, coef["cace_condition"]),
+        ({"estimand": "itt_condition_x_time_implied"}, share * coef["cace_condition_x_time"]),
+        ({"estimand": "complier_share", "scale": "probability"}, share),
+        ({"estimand": "complier"}, coef["complier"]),
+        ({"estimand": "complier_x_time"}, coef["complier_x_time"]),
+        ({"estimand": "intercept"}, coef["intercept"]),
+        ({"estimand": "time"}, coef["time"]),
+    ] + [({"estimand": name}, variables[name][1])
+         for name in ("sigma_participant", "sigma_group", "sigma_residual") if name in variables]
     controls = p.treated == 0
     groups = {
         "log_likelihood": xr.Dataset(
-            {"y": (("chain", "draw", "participant"), ext.chain_draw(ll, post_raw))},
+            {"y": (("chain", "draw", "participant"), engine.chain_draw(ll, post_raw))},
             coords={"participant": p.participants}),
         "observed_data": xr.Dataset({"y": (("participant", "time"), p.y)},
                                     coords={"participant": p.participants,
@@ -447,8 +375,9 @@ def fit_cace(data: pd.DataFrame, request) -> Any:
     var_names = [v for v in (*CACE_TERMS, "sigma_residual", "sigma_participant",
                              "sigma_group", "compliance_intercept", "compliance_coef",
                              "group_effect") if v in posterior]
-    return ext.finish(data, request, posterior=posterior, sample_stats=stats, groups=groups,
-                      effects=effects, var_names=var_names, priors=priors, n_rows=p.n_rows,
-                      extra_attrs={"covariates": ",".join(cp.covariate_names),
-                                   "sample": "all randomized (ITT); compliance latent in "
-                                             "the control arm"})
+    return engine.assemble(data, request, posterior=posterior, sample_stats=stats,
+                           groups=groups, quantities=quantities, var_names=var_names,
+                           priors=priors, n_rows=p.n_rows, n_participants=len(p.participants),
+                           extra_attrs={"covariates": ",".join(cp.covariate_names),
+                                        "sample": "all randomized (ITT); compliance latent "
+                                                  "in the control arm"})

@@ -11,9 +11,12 @@ plus the IMR participants who attended >= 10 sessions in a group with a fidelity
 
 with the participant intercept ``u_i`` integrated out (fast path) and the IMR-group effect
 ``g_j`` for treated participants after baseline, exactly as the ITT model. Estimands
-``fidelity_high_x_t1`` (= Table "Exp high fidelity at post treatment"),
-``fidelity_high_x_t2`` (follow-up), ``fidelity_moderate_x_t1/_t2``, the subgroup main effects
-and the high - moderate contrasts.
+``high_x_t1`` (= Table "Exp high fidelity at post treatment"), ``high_x_t2`` (follow-up),
+``moderate_x_t1/_t2``, the subgroup main effects and the high - moderate contrasts
+``high_minus_moderate`` at each follow-up. The spec (``models/analyses/fidelity.yaml``) maps
+each to its printed Table 4/5 term. This module holds the designs
+(:func:`fidelity_subgroups_design`, :func:`fidelity_slope_design`) that the ``lmm`` kind
+(:func:`imr_bayes.bayes.lmm.fit_lmm`) fits.
 
 ``analysis="fidelity_dose"`` uses all IMR participants (ITT sample) and every scored group:
 the ITT model whose IMR-group effect has a mean that depends on the group's fidelity score
@@ -36,7 +39,6 @@ import numpy as np
 import pandas as pd
 
 from imr_bayes import outcomes
-from imr_bayes.bayes import extension as ext
 from imr_bayes.constants import TIMES
 from imr_bayes.errors import DataValidationError
 
@@ -47,20 +49,6 @@ SUBGROUP_TERMS: dict[str, str] = {
     "high_x_t1": "condition_x_time_1", "high_x_t2": "condition_x_time_2",
     "moderate_x_t1": "condition_x_time_1", "moderate_x_t2": "condition_x_time_2",
 }
-#: Published term (``imr_bayes.published.FIDELITY_TERMS``) of each subgroup-model term.
-PUBLISHED_TERM: dict[str, str] = {
-    "intercept": "intercept", "time_1": "post", "time_2": "followup", "high": "high",
-    "moderate": "moderate", "high_x_t1": "high_x_post", "high_x_t2": "high_x_followup",
-    "moderate_x_t1": "moderate_x_post", "moderate_x_t2": "moderate_x_followup",
-}
-#: Default prior of the fidelity slope, standardized outcome per fidelity point.
-DOSE_PRIORS: dict[str, dict[str, Any]] = {
-    "fidelity_slope": {"dist": "Normal", "kwargs": {"mu": 0.0, "sigma": 0.5}},
-}
-SUBGROUP_OPTIONS: tuple[str, ...] = ()
-DOSE_OPTIONS: tuple[str, ...] = ("priors",)
-
-
 def _per_participant(rows: pd.DataFrame, column: str, pids: np.ndarray) -> np.ndarray:
     per = rows.drop_duplicates("participant_id").set_index(
         rows.drop_duplicates("participant_id")["participant_id"].astype(str))[column]
@@ -79,74 +67,29 @@ def subgroup_design(subgroup: np.ndarray) -> np.ndarray:
     return np.stack(cols, axis=-1)
 
 
-def fit_fidelity(data: pd.DataFrame, request) -> Any:
-    """Fit the high/moderate fidelity subgroup model (Tables 4-5) to one outcome.
+def fidelity_subgroups_design(panel, rows: pd.DataFrame, request):
+    """The high/moderate fidelity subgroup design of Tables 4-5 (categorical time).
 
-    Parameters
-    ----------
-    data : pandas.DataFrame
-        Contract long data (needs ``sessions_attended`` and ``fidelity``).
-    request : imr_bayes.bayes.analyses.FitRequest
-
-    Returns
-    -------
-    imr_bayes.bayes.api.BayesianFit
+    Terms :data:`SUBGROUP_TERMS` with their prior-set entries; derived quantity
+    ``high_minus_moderate`` per follow-up time.
     """
-    from imr_bayes.bayes.effects import effects_frame, summarize_draws
-    from imr_bayes.bayes.itt import make_panel, sd_parameters
-    from imr_bayes.frequentist.fidelity import fidelity_sample
-    from imr_bayes.spec import priors_for
+    from imr_bayes.bayes.lmm import Design, shared_priors, with_design
 
-    spec = request.spec
-    ext.check_options(spec, SUBGROUP_OPTIONS)
-    rows = fidelity_sample(data)
-    panel = make_panel(rows, request.outcome, spec)
     sub = _per_participant(rows, "subgroup", panel.participants).astype(str)
-    terms = tuple(SUBGROUP_TERMS)
-    panel = ext.design_panel(panel, subgroup_design(sub), terms)
-    direction = outcomes.get(request.outcome).direction
-    base = priors_for(request.prior_set, tuple(set(SUBGROUP_TERMS.values()))
-                      + sd_parameters(spec), direction)
-    priors = {t: base[p] for t, p in SUBGROUP_TERMS.items()}
-    priors.update({p: base[p] for p in sd_parameters(spec)})
-    draws, post_raw, stats = ext.sample_lmm(panel, request, priors)
-    variables = ext.lmm_variables(draws, panel, spec)
-    posterior = ext.dataset(variables, post_raw, {"term": list(terms),
-                                                  "group": list(panel.groups),
-                                                  "arm": ["imr", "cau"]})
+    panel = with_design(panel, subgroup_design(sub), tuple(SUBGROUP_TERMS))
+    priors = shared_priors(request, panel, SUBGROUP_TERMS)
     n_sub = {k: int(((sub == k) & (panel.mask.sum(axis=1) > 0)).sum())
              for k in ("control", "high", "moderate")}
-    base_row = {"analysis": request.analysis, "outcome": request.outcome,
-                "n_rows": panel.n_rows,
-                "n_participants": int((panel.mask.sum(axis=1) > 0).sum())}
-    beta, beta_std = variables["beta"][1], variables["beta_std"][1]
-    k = {t: i for i, t in enumerate(terms)}
-    out = []
-    for term in terms:
-        effect = term not in ("intercept", "time_1", "time_2")
-        name = f"fidelity_{term}" if effect else term
-        out.append({**base_row, "estimand": name, "scale": "raw",
-                    **summarize_draws(beta[:, k[term]],
-                                      direction=direction if effect else None)})
-        if effect:
-            out.append({**base_row, "estimand": f"{name}_d", "scale": "d",
-                        **summarize_draws(beta_std[:, k[term]], direction=direction)})
-    for t in (1, 2):
-        diff = beta[:, k[f"high_x_t{t}"]] - beta[:, k[f"moderate_x_t{t}"]]
-        out.append({**base_row, "estimand": f"fidelity_high_minus_moderate_x_t{t}",
-                    "time": t, "scale": "raw",
-                    **summarize_draws(diff, direction=direction)})
-    effects = effects_frame(out + ext.sd_rows(base_row, variables))
-    groups = ext.lmm_groups(panel, draws, post_raw, seed=request.seed,
-                            posterior_predictive=request.posterior_predictive)
-    var_names = [v for v in ("beta", "sigma_participant", "sigma_group", "sigma_residual",
-                             "group_effect") if v in posterior]
-    return ext.finish(data, request, posterior=posterior, sample_stats=stats, groups=groups,
-                      effects=effects, var_names=var_names, priors=priors,
-                      n_rows=panel.n_rows,
-                      extra_attrs={"subgroup_participants": str(n_sub),
-                                   "sample": "controls + IMR with >= 10 sessions in a "
-                                             "scored group"})
+    k = {t: i for i, t in enumerate(panel.terms)}
+
+    def derived(variables: dict, panel_) -> tuple[dict, list]:
+        beta = variables["beta"][1]
+        return {}, [({"estimand": "high_minus_moderate", "time": t},
+                     beta[:, k[f"high_x_t{t}"]] - beta[:, k[f"moderate_x_t{t}"]])
+                    for t in (1, 2)]
+
+    return Design(panel=panel, priors=priors, derived=derived,
+                  attrs={"subgroup_participants": str(n_sub)})
 
 
 def group_fidelity(data: pd.DataFrame, groups: tuple[str, ...]) -> np.ndarray:
@@ -171,70 +114,43 @@ def group_fidelity(data: pd.DataFrame, groups: tuple[str, ...]) -> np.ndarray:
     return score.reindex(list(groups)).to_numpy(float)
 
 
-def fit_fidelity_dose(data: pd.DataFrame, request) -> Any:
-    """Fit the fidelity dose-response model (group fidelity predicts the group effect).
+def fidelity_slope_design(panel, rows: pd.DataFrame, request):
+    """The fidelity dose-response design: the group effect's mean follows group fidelity.
 
-    Parameters
-    ----------
-    data : pandas.DataFrame
-        Contract long data (needs ``imr_group`` and ``fidelity``).
-    request : imr_bayes.bayes.analyses.FitRequest
+    Adds the column ``[treated, t > 0] (f_j(i) - f_bar)`` with coefficient
+    ``fidelity_slope`` (prior from the spec's ``priors``) to the standard ITT design; the
+    derived ``group_total_effect`` is each group's random effect plus its fidelity part.
 
-    Returns
-    -------
-    imr_bayes.bayes.api.BayesianFit
-        Effects include ``fidelity_slope`` (outcome units per fidelity point),
-        ``fidelity_slope_d`` (baseline SDs per point) and ``condition_x_time`` (at the mean
-        fidelity).
+    Raises
+    ------
+    DataValidationError
+        Fewer than 3 scored IMR groups, or a group with two fidelity scores.
     """
-    import xarray as xr
+    from imr_bayes.bayes.lmm import Design, shared_priors, with_design
 
-    from imr_bayes.bayes.itt import make_panel, sd_parameters
-    from imr_bayes.spec import priors_for
-
-    spec = request.spec
-    ext.check_options(spec, DOSE_OPTIONS)
-    if not spec.random.imr_group:
-        raise DataValidationError(["fidelity_dose needs the IMR-group effect "
-                                   "(random.imr_group: true)"])
-    panel = make_panel(data, request.outcome, spec)
-    score = group_fidelity(data, panel.groups)
+    score = group_fidelity(rows, panel.groups)
     scored = np.isfinite(score)
     if scored.sum() < 3:
-        raise DataValidationError([f"fidelity_dose needs >= 3 scored IMR groups, got "
+        raise DataValidationError([f"fidelity_slope needs >= 3 scored IMR groups, got "
                                    f"{int(scored.sum())}"])
     centre = float(score[scored].mean())
     fc = np.where(scored, score - centre, 0.0)
     column = panel.group_on * fc[panel.group_idx][:, None]
-    terms = (*panel.terms, "fidelity_slope")
-    panel = ext.design_panel(panel, np.concatenate([panel.X, column[:, :, None]], axis=2),
-                             terms)
-    direction = outcomes.get(request.outcome).direction
-    priors = priors_for(request.prior_set, tuple(spec.terms) + sd_parameters(spec), direction)
-    priors.update(ext.option_priors(spec, DOSE_PRIORS))
-    draws, post_raw, stats = ext.sample_lmm(panel, request, priors)
-    variables = ext.lmm_variables(draws, panel, spec)
-    k = terms.index("fidelity_slope")
-    slope = variables["beta"][1][:, k]
-    total = variables["group_effect"][1] + slope[:, None] * fc[None, :]
-    variables["group_total_effect"] = (("group",), total)
-    posterior = ext.dataset(variables, post_raw, {"term": list(terms),
-                                                  "group": list(panel.groups),
-                                                  "arm": ["imr", "cau"]})
-    effects = ext.lmm_effects(request, panel, variables, terms,
-                              ("condition_x_time", "fidelity_slope"), direction)
-    groups = ext.lmm_groups(panel, draws, post_raw, seed=request.seed,
-                            posterior_predictive=request.posterior_predictive)
-    groups["constant_data"] = groups["constant_data"].assign(
-        group_fidelity=xr.DataArray(score, dims="group", coords={"group": list(panel.groups)}),
-        fidelity_centre=((), centre))
-    var_names = [v for v in ("beta", "sigma_participant", "sigma_group", "sigma_residual",
-                             "group_effect") if v in posterior]
-    return ext.finish(data, request, posterior=posterior, sample_stats=stats, groups=groups,
-                      effects=effects, var_names=var_names, priors=priors,
-                      n_rows=panel.n_rows,
-                      extra_attrs={"scored_groups": int(scored.sum()),
-                                   "fidelity_centre": centre})
+    priors = shared_priors(request, panel)
+    panel = with_design(panel, np.concatenate([panel.X, column[:, :, None]], axis=2),
+                        (*panel.terms, "fidelity_slope"))
+    priors.update(request.spec.resolved_priors())
+    k = panel.terms.index("fidelity_slope")
+
+    def derived(variables: dict, panel_) -> tuple[dict, list]:
+        slope = variables["beta"][1][:, k]
+        total = variables["group_effect"][1] + slope[:, None] * fc[None, :]
+        return {"group_total_effect": (("group",), total)}, []
+
+    return Design(panel=panel, priors=priors, derived=derived,
+                  constant_data={"group_fidelity": (("group",), score),
+                                 "fidelity_centre": ((), centre)},
+                  attrs={"scored_groups": int(scored.sum()), "fidelity_centre": centre})
 
 
 def fidelity_slope_data(fit) -> dict[str, Any]:
@@ -249,12 +165,14 @@ def fidelity_slope_data(fit) -> dict[str, Any]:
     """
     from imr_bayes.constants import CI_LEVEL
 
+    from imr_bayes.bayes.engine import flat
+
     post = fit.idata["posterior"]
     const = fit.idata["constant_data"]
     score = np.asarray(const["group_fidelity"].values, dtype=float)
     centre = float(const["fidelity_centre"].values)
-    total = ext.flat(post.to_dataset(), "group_total_effect")
-    slope = ext.flat(post.to_dataset(), "beta")[:, list(post["term"].values).index(
+    total = flat(post.to_dataset(), "group_total_effect")
+    slope = flat(post.to_dataset(), "beta")[:, list(post["term"].values).index(
         "fidelity_slope")]
     a = (1 - CI_LEVEL) / 2
     keep = np.isfinite(score)
@@ -292,9 +210,9 @@ def plot_fidelity_slope(fit):
 
     from imr_bayes.errors import ImrBayesError
 
-    if fit.analysis != "fidelity_dose":
-        raise ImrBayesError(f"plot_fidelity_slope needs a 'fidelity_dose' fit, got "
-                            f"{fit.analysis!r}")
+    if "group_total_effect" not in fit.idata["posterior"].data_vars:
+        raise ImrBayesError(f"plot_fidelity_slope needs a fit of the fidelity_slope design, "
+                            f"got {fit.analysis!r}")
     d = fidelity_slope_data(fit)
     fig = Figure(figsize=(6, 4), layout="constrained")
     ax = fig.subplots()

@@ -34,22 +34,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from imr_bayes.bayes import extension as ext
 from imr_bayes.constants import ARMS
 from imr_bayes.errors import DataValidationError
 
-LOGIT_PRIORS: dict[str, dict[str, Any]] = {
-    "intercept": {"dist": "Normal", "kwargs": {"mu": 0.0, "sigma": 2.5}},
-    "log_odds_ratio": {"dist": "Normal", "kwargs": {"mu": 0.0, "sigma": 2.5}},
-    "log_odds_ratio_hosp_before": {"dist": "Normal", "kwargs": {"mu": 0.0, "sigma": 2.5}},
-}
-LOS_PRIORS: dict[str, dict[str, Any]] = {
-    "nonzero_logit": {"dist": "Normal", "kwargs": {"mu": 0.0, "sigma": 1.5}},
-    "location": {"dist": "Normal", "kwargs": {"mu": 0.0, "sigma": 100.0}},
-    "scale": {"dist": "HalfNormal", "kwargs": {"sigma": 100.0}},
-    "nu_minus_one": {"dist": "Exponential", "kwargs": {"lam": 0.0345}},
-}
-OPTIONS: tuple[str, ...] = ("priors",)
 #: Draws of random pairs per posterior draw behind ``prob_superiority``.
 PAIR_DRAWS: int = 400
 
@@ -76,8 +63,12 @@ def _prior(pm: Any, name: str, prior: dict[str, Any], **kw: Any):
 
 
 def build_logit_model(priors: dict[str, dict[str, Any]], y: np.ndarray, imr: np.ndarray,
-                      before: np.ndarray):
-    """PyMC logistic regression of ``y`` on ``imr`` and ``before`` (data as ``pm.Data``)."""
+                      before: np.ndarray, *, adjustment: str = "hosp_before"):
+    """PyMC logistic regression of ``y`` on ``imr`` and ``before`` (data as ``pm.Data``).
+
+    ``adjustment`` names the adjustment column (its coefficient is
+    ``log_odds_ratio_<adjustment>``, prior ``log_odds_ratio_adjustment``).
+    """
     import pymc as pm
 
     with pm.Model() as model:
@@ -85,7 +76,7 @@ def build_logit_model(priors: dict[str, dict[str, Any]], y: np.ndarray, imr: np.
              "before": pm.Data("before", before)}
         a = _prior(pm, "intercept", priors["intercept"])
         b = _prior(pm, "log_odds_ratio", priors["log_odds_ratio"])
-        c = _prior(pm, "log_odds_ratio_hosp_before", priors["log_odds_ratio_hosp_before"])
+        c = _prior(pm, f"log_odds_ratio_{adjustment}", priors["log_odds_ratio_adjustment"])
         eta = a + b * d["imr"] + c * d["before"]
         pm.Potential("loglik", pm.logp(pm.Bernoulli.dist(logit_p=eta), d["y"]).sum())
     return model
@@ -95,69 +86,62 @@ def _logit_loglik(y: np.ndarray, eta: np.ndarray) -> np.ndarray:
     return -np.logaddexp(0.0, np.where(y > 0, -eta, eta))
 
 
-def fit_hospitalization(data: pd.DataFrame, request) -> Any:
-    """Fit the Bayesian logistic regression of ``hosp_after`` on arm and ``hosp_before``.
+def fit_logistic(data: pd.DataFrame, request) -> Any:
+    """Fit the ``logistic`` kind: a 0/1 response on the arm, adjusted for a 0/1 covariate.
+
+    For the hospitalization analysis: ``hosp_after`` on the arm and ``hosp_before``.
 
     Returns
     -------
     imr_bayes.bayes.api.BayesianFit
-        ``outcome`` is ``"hosp_after"``; effects ``odds_ratio`` (scale ``ratio``),
-        ``log_odds_ratio``, ``odds_ratio_hosp_before``, ``risk_difference``.
+        ``outcome`` is the spec's ``response``; estimands ``odds_ratio`` (scale ``ratio``),
+        ``log_odds_ratio``, ``odds_ratio_<adjust_for>``, ``risk_difference``.
     """
     import xarray as xr
 
-    from imr_bayes.bayes.effects import effects_frame, summarize_draws
+    from imr_bayes.bayes import engine
 
     spec = request.spec
-    ext.check_options(spec, OPTIONS)
-    per = _people(data, ("hosp_before", "hosp_after"))
-    y = per["hosp_after"].to_numpy(float)
-    if not np.isin(y, (0.0, 1.0)).all() or not np.isin(per["hosp_before"], (0.0, 1.0)).all():
-        raise DataValidationError(["hosp_before and hosp_after must be 0/1"])
+    response, adjust = spec.response, spec.adjust_for
+    per = _people(data, (adjust, response))
+    y = per[response].to_numpy(float)
+    if not np.isin(y, (0.0, 1.0)).all() or not np.isin(per[adjust], (0.0, 1.0)).all():
+        raise DataValidationError([f"{adjust} and {response} must be 0/1"])
     imr = (per["arm"] == "imr").to_numpy(float)
-    before = per["hosp_before"].to_numpy(float)
-    priors = ext.option_priors(spec, LOGIT_PRIORS)
-    compiled = ext.compile_once({"model": "hospitalization", "priors": priors},
-                                lambda: build_logit_model(priors, y, imr, before), spec)
+    before = per[adjust].to_numpy(float)
+    priors = spec.resolved_priors()
+    compiled = engine.compiled(
+        {"kind": "logistic", "adjustment": adjust, "priors": priors},
+        lambda: build_logit_model(priors, y, imr, before, adjustment=adjust), spec.sampler)
     compiled = compiled.with_data({"y": y, "imr": imr, "before": before})
-    post_raw, stats = ext.sample_posterior(compiled, spec, request.seed)
-    a, b, c = (ext.flat(post_raw, n) for n in LOGIT_PRIORS)
+    post_raw, stats = engine.sample(compiled, spec.sampler, request.seed)
+    coef_c = f"log_odds_ratio_{adjust}"
+    a, b, c = (engine.flat(post_raw, n) for n in ("intercept", "log_odds_ratio", coef_c))
     eta = a[:, None] + b[:, None] * imr[None] + c[:, None] * before[None]
     p1 = 1 / (1 + np.exp(-(a[:, None] + b[:, None] + c[:, None] * before[None])))
     p0 = 1 / (1 + np.exp(-(a[:, None] + c[:, None] * before[None])))
     risk_diff = (p1 - p0).mean(axis=1)
-    posterior = ext.dataset({
-        "intercept": ((), a), "log_odds_ratio": ((), b),
-        "log_odds_ratio_hosp_before": ((), c), "odds_ratio": ((), np.exp(b)),
-        "risk_difference": ((), risk_diff)}, post_raw)
-    outcome = "hosp_after"
-    base = {"analysis": request.analysis, "outcome": outcome, "n_rows": len(per),
-            "n_participants": len(per)}
-    rows = [
-        {**base, "estimand": "odds_ratio", "scale": "ratio", **summarize_draws(np.exp(b))},
-        {**base, "estimand": "log_odds_ratio", "scale": "log_odds",
-         **summarize_draws(b, direction=-1)},
-        {**base, "estimand": "odds_ratio_hosp_before", "scale": "ratio",
-         **summarize_draws(np.exp(c))},
-        {**base, "estimand": "risk_difference", "scale": "probability",
-         **summarize_draws(risk_diff, direction=-1)},
+    posterior = engine.dataset({
+        "intercept": ((), a), "log_odds_ratio": ((), b), coef_c: ((), c),
+        "odds_ratio": ((), np.exp(b)), "risk_difference": ((), risk_diff)}, post_raw)
+    quantities = [
+        ({"estimand": "odds_ratio"}, np.exp(b)),
+        ({"estimand": "log_odds_ratio"}, b),
+        ({"estimand": f"odds_ratio_{adjust}", "scale": "ratio", "null": 1.0}, np.exp(c)),
+        ({"estimand": "risk_difference"}, risk_diff),
     ]
-    effects = effects_frame(rows)
-    # p_direction of a ratio refers to log(ratio) > 0
-    effects.loc[effects["scale"] == "ratio", "p_direction"] = [
-        max(float(np.mean(v > 0)), float(np.mean(v < 0))) for v in (b, c)]
-    effects.loc[effects["estimand"] == "odds_ratio", "p_benefit"] = float(np.mean(b < 0))
     groups = {
         "log_likelihood": xr.Dataset(
             {"y": (("chain", "draw", "participant"),
-                   ext.chain_draw(_logit_loglik(y[None], eta), post_raw))}),
+                   engine.chain_draw(_logit_loglik(y[None], eta), post_raw))}),
         "observed_data": xr.Dataset({"y": ("participant", y)}),
         "constant_data": xr.Dataset({"imr": ("participant", imr),
-                                     "hosp_before": ("participant", before)}),
+                                     adjust: ("participant", before)}),
     }
-    return ext.finish(data, request, posterior=posterior, sample_stats=stats, groups=groups,
-                      effects=effects, var_names=list(LOGIT_PRIORS), priors=priors,
-                      n_rows=len(per), outcome=outcome)
+    return engine.assemble(data, request, posterior=posterior, sample_stats=stats,
+                           groups=groups, quantities=quantities,
+                           var_names=["intercept", "log_odds_ratio", coef_c], priors=priors,
+                           n_rows=len(per), n_participants=len(per), outcome=response)
 
 
 def build_los_model(priors: dict[str, dict[str, Any]], d: np.ndarray, arm_idx: np.ndarray):
@@ -181,12 +165,6 @@ def build_los_model(priors: dict[str, dict[str, Any]], d: np.ndarray, arm_idx: n
     return model
 
 
-def los_differences(data: pd.DataFrame) -> pd.DataFrame:
-    """Per participant ``arm`` and ``d = los_after - los_before`` (complete cases)."""
-    per = _people(data, ("los_before", "los_after"))
-    return pd.DataFrame({"arm": per["arm"], "d": per["los_after"] - per["los_before"]})
-
-
 def _superiority(p: np.ndarray, mu: np.ndarray, sigma: np.ndarray, nu: np.ndarray,
                  rng: np.random.Generator) -> np.ndarray:
     """P(D_imr < D_cau) + P(D_imr = D_cau) / 2 per draw, by simulating random pairs."""
@@ -201,76 +179,71 @@ def _superiority(p: np.ndarray, mu: np.ndarray, sigma: np.ndarray, nu: np.ndarra
     return ((d_imr < d_cau) + 0.5 * (d_imr == d_cau)).mean(axis=1)
 
 
-def fit_los(data: pd.DataFrame, request) -> Any:
-    """Fit the hurdle Student-t model of the length-of-stay difference scores.
+def fit_hurdle(data: pd.DataFrame, request) -> Any:
+    """Fit the ``hurdle`` kind: hurdle Student-t of difference scores ``after - before``.
+
+    For the length-of-stay analysis: ``los_after - los_before`` (days).
 
     Returns
     -------
     imr_bayes.bayes.api.BayesianFit
-        ``outcome`` is ``"los_difference"``; effects ``los_difference`` (days, IMR - CAU),
-        ``los_mean`` and ``p_nonzero`` per arm, ``location_difference`` (IMR - CAU among
-        non-zero scores), ``prob_superiority``, ``nu``.
+        ``outcome`` is the spec's ``response`` (``los_difference``); estimands
+        ``los_difference`` (days, IMR - CAU), ``los_mean`` and ``p_nonzero`` per arm,
+        ``location_difference`` (IMR - CAU among non-zero scores), ``prob_superiority``,
+        ``nu``.
     """
     import xarray as xr
+    from scipy import stats as sps
 
-    from imr_bayes.bayes.effects import effects_frame, summarize_draws
+    from imr_bayes.bayes import engine
 
     spec = request.spec
-    ext.check_options(spec, OPTIONS)
-    per = los_differences(data)
+    per = _people(data, (spec.before, spec.after))
+    per = pd.DataFrame({"arm": per["arm"], "d": per[spec.after] - per[spec.before]})
     d = per["d"].to_numpy(float)
     arm_idx = np.where(per["arm"].to_numpy() == "imr", 0, 1).astype(np.int64)
     for a, arm in enumerate(ARMS):
         if ((arm_idx == a) & (d != 0)).sum() < 2:
-            raise DataValidationError([f"los: arm {arm!r} has fewer than 2 non-zero "
-                                       "difference scores"])
-    priors = ext.option_priors(spec, LOS_PRIORS)
-    compiled = ext.compile_once({"model": "los", "priors": priors},
-                                lambda: build_los_model(priors, d, arm_idx), spec)
+            raise DataValidationError([f"{spec.response}: arm {arm!r} has fewer than 2 "
+                                       "non-zero difference scores"])
+    priors = spec.resolved_priors()
+    compiled = engine.compiled({"kind": "hurdle", "priors": priors},
+                               lambda: build_los_model(priors, d, arm_idx), spec.sampler)
     compiled = compiled.with_data({"d": d, "arm_idx": arm_idx})
-    post_raw, stats = ext.sample_posterior(compiled, spec, request.seed)
-    h, mu, sigma = (ext.flat(post_raw, n) for n in ("nonzero_logit", "location", "scale"))
-    nu = ext.flat(post_raw, "nu_minus_one") + 1.0
+    post_raw, stats = engine.sample(compiled, spec.sampler, request.seed)
+    h, mu, sigma = (engine.flat(post_raw, n) for n in ("nonzero_logit", "location", "scale"))
+    nu = engine.flat(post_raw, "nu_minus_one") + 1.0
     p = 1 / (1 + np.exp(-h))
     means = p * mu
     rng = np.random.default_rng([request.seed, 2])
     sup = _superiority(p, mu, sigma, nu, rng)
-    posterior = ext.dataset({
+    posterior = engine.dataset({
         "nonzero_logit": (("arm",), h), "location": (("arm",), mu), "scale": (("arm",), sigma),
         "nu": ((), nu), "p_nonzero": (("arm",), p), "los_mean": (("arm",), means),
         "los_difference": ((), means[:, 0] - means[:, 1]),
         "prob_superiority": ((), sup)}, post_raw, {"arm": list(ARMS)})
-    outcome = "los_difference"
-    base = {"analysis": request.analysis, "outcome": outcome, "n_rows": len(d),
-            "n_participants": len(d)}
-    rows = [{**base, "estimand": "los_difference", "scale": "days",
-             **summarize_draws(means[:, 0] - means[:, 1], direction=-1)}]
+    quantities = [({"estimand": "los_difference"}, means[:, 0] - means[:, 1])]
     for a, arm in enumerate(ARMS):
-        rows.append({**base, "estimand": "los_mean", "arm": arm, "scale": "days",
-                     **summarize_draws(means[:, a])})
-        rows.append({**base, "estimand": "p_nonzero", "arm": arm, "scale": "probability",
-                     **summarize_draws(p[:, a])})
-    rows += [
-        {**base, "estimand": "location_difference", "scale": "days",
-         **summarize_draws(mu[:, 0] - mu[:, 1], direction=-1)},
-        {**base, "estimand": "prob_superiority", "scale": "probability",
-         **summarize_draws(sup)},
-        {**base, "estimand": "nu", "scale": "df", **summarize_draws(nu)},
+        quantities.append(({"estimand": "los_mean", "arm": arm, "scale": "days"}, means[:, a]))
+        quantities.append(({"estimand": "p_nonzero", "arm": arm, "scale": "probability"},
+                           p[:, a]))
+    quantities += [
+        ({"estimand": "location_difference"}, mu[:, 0] - mu[:, 1]),
+        ({"estimand": "prob_superiority"}, sup),
+        ({"estimand": "nu", "scale": "df"}, nu),
     ]
-    effects = effects_frame(rows)
     k = arm_idx
-    from scipy import stats as sps
-
     logp_t = sps.t.logpdf(d[None], df=nu[:, None], loc=mu[:, k], scale=sigma[:, k])
     eta = h[:, k]
     ll = np.where(d[None] != 0, -np.logaddexp(0.0, -eta) + logp_t, -np.logaddexp(0.0, eta))
     groups = {
         "log_likelihood": xr.Dataset({"y": (("chain", "draw", "participant"),
-                                            ext.chain_draw(ll, post_raw))}),
+                                            engine.chain_draw(ll, post_raw))}),
         "observed_data": xr.Dataset({"y": ("participant", d)}),
         "constant_data": xr.Dataset({"arm_index": ("participant", arm_idx)}),
     }
-    return ext.finish(data, request, posterior=posterior, sample_stats=stats, groups=groups,
-                      effects=effects,
-                      var_names=["nonzero_logit", "location", "scale", "nu"],
-                      priors=priors, n_rows=len(d), outcome=outcome)
+    return engine.assemble(data, request, posterior=posterior, sample_stats=stats,
+                           groups=groups, quantities=quantities,
+                           var_names=["nonzero_logit", "location", "scale", "nu"],
+                           priors=priors, n_rows=len(d), n_participants=len(d),
+                           outcome=spec.response)

@@ -27,7 +27,7 @@ import pandas as pd
 from imr_bayes import outcomes
 from imr_bayes.constants import ARMS, N_RANDOMIZED, TIMES
 from imr_bayes.errors import DataValidationError
-from imr_bayes.spec import AnalysisSpec
+from imr_bayes.spec import required_terms
 
 #: Columns the ITT model reads from the contract's long data.
 REQUIRED_COLUMNS: tuple[str, ...] = ("participant_id", "arm", "time", "imr_group")
@@ -117,8 +117,14 @@ def design(time: np.ndarray, treated: np.ndarray, terms: tuple[str, ...]) -> np.
     return np.stack([cols[t] for t in terms], axis=-1)
 
 
-def make_panel(data: pd.DataFrame, outcome: str, spec: AnalysisSpec) -> Panel:
+#: Fixed terms of the ITT model with linear time.
+LINEAR_TERMS: tuple[str, ...] = required_terms("linear")
+
+
+def make_panel(data: pd.DataFrame, outcome: str, terms: Any = LINEAR_TERMS) -> Panel:
     """Build the participant x time panel of one outcome from contract long data.
+
+    ``terms`` are the fixed terms of the design (or a spec with a ``terms`` attribute).
 
     Raises
     ------
@@ -168,13 +174,13 @@ def make_panel(data: pd.DataFrame, outcome: str, spec: AnalysisSpec) -> Panel:
     time = np.broadcast_to(np.asarray(TIMES), (n_p, n_t))
     group_on = (has_group[:, None] & (time > 0)).astype(float)
     center, scale = standardization(outcome)
-    terms = tuple(spec.terms)
+    terms = tuple(getattr(terms, "terms", terms))
     return Panel(outcome=outcome, participants=pids, y=y, mask=mask, treated=treated,
                  arm_idx=arm_idx, group_idx=group_idx, group_on=group_on, groups=groups,
                  X=design(time, treated, terms), terms=terms, center=center, scale=scale)
 
 
-def sd_parameters(spec: AnalysisSpec) -> tuple[str, ...]:
+def sd_parameters(spec: Any) -> tuple[str, ...]:
     """Return the SD parameters the spec's model has."""
     out = ["sigma_residual"]
     if spec.random.participant:
@@ -188,7 +194,7 @@ def _prior(pm: Any, name: str, prior: dict[str, Any], **kw: Any):
     return getattr(pm, prior["dist"])(name, **prior["kwargs"], **kw)
 
 
-def build_model(panel: Panel, spec: AnalysisSpec, priors: dict[str, dict[str, Any]],
+def build_model(panel: Panel, spec: Any, priors: dict[str, dict[str, Any]],
                 *, engine: str):
     """Build the PyMC model of the ITT LMM on one panel.
 
@@ -196,8 +202,8 @@ def build_model(panel: Panel, spec: AnalysisSpec, priors: dict[str, dict[str, An
     ----------
     panel : Panel
         Data (its arrays become ``pm.Data`` containers, so a compiled model can swap them).
-    spec : AnalysisSpec
-        Structure: terms, random effects, residual SD per arm.
+    spec : LmmSpec
+        Structure: random effects, residual SD per arm (the terms are the panel's).
     priors : dict
         Resolved priors ``{parameter: {dist, kwargs}}`` on the standardized scale.
     engine : {"marginal", "full"}
@@ -256,7 +262,7 @@ class Draws:
     participant_raw: np.ndarray | None  # (S, P) for the full engine
 
 
-def extract_draws(posterior, panel: Panel, spec: AnalysisSpec) -> Draws:
+def extract_draws(posterior, panel: Panel, spec: Any) -> Draws:
     """Flatten the sampled variables of a nutpie/PyMC posterior to arrays over draws."""
     def flat(name: str) -> np.ndarray:
         v = posterior[name]
@@ -293,124 +299,16 @@ def residual_var(draws: Draws, panel: Panel) -> np.ndarray:
     return (s**2)[:, panel.arm_idx]
 
 
-def cell_means_std(draws: Draws, terms: tuple[str, ...]) -> np.ndarray:
-    """Model-implied arm x time means (standardized), shape (S, arm, time) in ARMS order."""
+def cell_means_std(beta: np.ndarray, terms: tuple[str, ...]) -> np.ndarray:
+    """Model-implied arm x time means (standardized), shape (S, arm, time) in ARMS order.
+
+    ``beta`` holds standardized coefficient draws, shape (S, K), of the ITT ``terms``.
+    """
     time = np.asarray(TIMES)
-    out = np.empty((draws.beta.shape[0], len(ARMS), len(TIMES)))
+    out = np.empty((beta.shape[0], len(ARMS), len(TIMES)))
     for a, arm in enumerate(ARMS):
         x = design(time[None, :], np.array([1.0 if arm == "imr" else 0.0]), terms)[0]
-        out[:, a, :] = draws.beta @ x.T
-    return out
-
-
-_COMPILED: dict[str, Any] = {}
-
-
-def compiled_for(panel: Panel, spec: AnalysisSpec, priors: dict[str, dict[str, Any]]):
-    """Return a compiled model for this structure, compiling only on first use.
-
-    The cache key is the model's structure (engine, terms, random effects, residual
-    structure, number of groups; participants for the full engine) and its resolved priors,
-    never the outcome values: all outcomes of a data set share one compiled model.
-    """
-    import json
-
-    from imr_bayes.bayes.sampling import choose_backend, compile_model
-
-    s = spec.sampler
-    engine = s.engine
-    backend = choose_backend(s.backend, draws=s.draws, tune=s.tune, chains=s.chains)
-    key = json.dumps({
-        "engine": engine, "backend": backend, "terms": panel.terms,
-        "random": spec.random.model_dump(),
-        "by_arm": spec.residual_sd_by_arm, "groups": len(panel.groups), "priors": priors,
-        "participants": len(panel.participants) if engine == "full" else None,
-    }, sort_keys=True)
-    if key not in _COMPILED:
-        _COMPILED[key] = compile_model(build_model(panel, spec, priors, engine=engine),
-                                       backend=backend)
-    return _COMPILED[key].with_data(panel.model_data())
-
-
-def _posterior_tree(draws: Draws, panel: Panel, spec: AnalysisSpec, chains: int, n_draw: int):
-    import xarray as xr
-
-    def cd(a: np.ndarray) -> np.ndarray:
-        return a.reshape((chains, n_draw) + a.shape[1:])
-
-    s = panel.scale
-    beta_raw = draws.beta * s
-    if "intercept" in panel.terms:
-        beta_raw[:, panel.terms.index("intercept")] += panel.center
-    cell = cell_means_std(draws, panel.terms) * s + panel.center
-    dims = ("chain", "draw")
-    ds = {
-        "beta": (dims + ("term",), cd(beta_raw)),
-        "beta_std": (dims + ("term",), cd(draws.beta)),
-        "cell_mean": (dims + ("arm", "time"), cd(cell)),
-    }
-    if spec.random.participant:
-        ds["sigma_participant"] = (dims, cd(draws.sigma_participant * s))
-    if spec.random.imr_group:
-        ds["sigma_group"] = (dims, cd(draws.sigma_group * s))
-        ds["group_effect"] = (dims + ("group",),
-                              cd(draws.sigma_group[:, None] * draws.group_raw * s))
-    sres = draws.sigma_residual * s
-    ds["sigma_residual"] = (dims + (("arm",) if sres.ndim == 2 else ()), cd(sres))
-    coords = {"chain": np.arange(chains), "draw": np.arange(n_draw), "term": list(panel.terms),
-              "arm": list(ARMS), "time": list(TIMES), "group": list(panel.groups)}
-    return xr.Dataset(ds, coords={k: v for k, v in coords.items()
-                                  if any(k in d[0] for d in ds.values()) or k in dims})
-
-
-def _data_trees(panel: Panel, draws: Draws, chains: int, n_draw: int, seed: int,
-                posterior_predictive: bool) -> dict[str, Any]:
-    import xarray as xr
-
-    from imr_bayes.bayes.marginal import block_logp_np, draw_participant_effects
-
-    mu = mean_std(draws, panel)
-    rvar = residual_var(draws, panel)
-    z = panel.z
-    resid = z[None] - mu
-    pvar = draws.sigma_participant**2
-    pcoords = {"participant": panel.participants, "time": list(TIMES)}
-    if draws.participant_raw is None:
-        ll = block_logp_np(resid, panel.mask, rvar, pvar)
-    else:  # full engine: the same block density, u having been sampled explicitly
-        u = draws.sigma_participant[:, None] * draws.participant_raw
-        r = resid - u[:, :, None]
-        ll = (-0.5 * (np.log(2 * np.pi * rvar[:, :, None]) + r**2 / rvar[:, :, None])
-              * panel.mask).sum(axis=2)
-    ll = ll - panel.mask.sum(axis=1)[None] * np.log(panel.scale)  # Jacobian: raw-scale density
-    out = {
-        "log_likelihood": xr.Dataset(
-            {"y": (("chain", "draw", "participant"), ll.reshape(chains, n_draw, -1))},
-            coords={"participant": panel.participants}),
-        "observed_data": xr.Dataset({"y": (("participant", "time"), panel.y)}, coords=pcoords),
-        "constant_data": xr.Dataset(
-            {
-                "treated": ("participant", panel.treated),
-                "mask": (("participant", "time"), panel.mask),
-                "group_on": (("participant", "time"), panel.group_on),
-                "group_index": ("participant", panel.group_idx),
-                "X": (("participant", "time", "term"), panel.X),
-                "center": ((), panel.center),
-                "scale": ((), panel.scale),
-            },
-            coords={**pcoords, "term": list(panel.terms)}),
-    }
-    if posterior_predictive:
-        rng = np.random.default_rng([seed, 1])
-        if draws.participant_raw is None:
-            u = draw_participant_effects(resid, panel.mask, rvar, pvar, rng)
-        else:
-            u = draws.sigma_participant[:, None] * draws.participant_raw
-        yrep = mu + u[:, :, None] + np.sqrt(rvar)[:, :, None] * rng.standard_normal(mu.shape)
-        yrep = panel.center + panel.scale * yrep
-        out["posterior_predictive"] = xr.Dataset(
-            {"y": (("chain", "draw", "participant", "time"),
-                   yrep.reshape((chains, n_draw) + yrep.shape[1:]))}, coords=pcoords)
+        out[:, a, :] = beta @ x.T
     return out
 
 
@@ -428,101 +326,3 @@ def observed_pooled_sd(panel: Panel, t: int) -> float:
             num += (len(y) - 1) * float(np.var(y, ddof=1))
             den += len(y) - 1
     return float(np.sqrt(num / den)) if den else float("nan")
-
-
-def _effects(posterior, panel: Panel, analysis: str, spec: AnalysisSpec) -> pd.DataFrame:
-    from imr_bayes.bayes.effects import effects_frame, summarize_draws
-
-    direction = outcomes.get(panel.outcome).direction
-    base = {"analysis": analysis, "outcome": panel.outcome, "n_rows": panel.n_rows,
-            "n_participants": int((panel.mask.sum(axis=1) > 0).sum())}
-    rows = []
-    beta = posterior["beta"]
-    beta_std = posterior["beta_std"]
-    for term in panel.terms:
-        effect = term.startswith("condition_x_time")
-        rows.append({**base, "estimand": term, "scale": "raw",
-                     **summarize_draws(beta.sel(term=term).values,
-                                       direction=direction if effect else None)})
-        if effect:
-            rows.append({**base, "estimand": f"{term}_d", "scale": "d",
-                         **summarize_draws(beta_std.sel(term=term).values,
-                                           direction=direction)})
-    cell = posterior["cell_mean"]
-    for t in TIMES:
-        for arm in ARMS:
-            rows.append({**base, "estimand": "arm_time_mean", "arm": arm, "time": t,
-                         "scale": "raw", **summarize_draws(cell.sel(arm=arm, time=t).values)})
-        diff = (cell.sel(arm="imr", time=t) - cell.sel(arm="cau", time=t)).values
-        rows.append({**base, "estimand": "difference", "time": t, "scale": "raw",
-                     **summarize_draws(diff, direction=direction)})
-        rows.append({**base, "estimand": "cohens_d", "time": t, "scale": "d",
-                     **summarize_draws(diff / observed_pooled_sd(panel, t),
-                                       direction=direction)})
-    for name in ("sigma_participant", "sigma_group", "sigma_residual"):
-        if name in posterior and posterior[name].ndim == 2:
-            rows.append({**base, "estimand": name, "scale": "raw",
-                         **summarize_draws(posterior[name].values)})
-        elif name in posterior:
-            for arm in ARMS:
-                rows.append({**base, "estimand": name, "arm": arm, "scale": "raw",
-                             **summarize_draws(posterior[name].sel(arm=arm).values)})
-    return effects_frame(rows)
-
-
-def fit_itt(data: pd.DataFrame, request) -> Any:
-    """Fit the ITT model (linear or categorical time) to one outcome.
-
-    Parameters
-    ----------
-    data : pandas.DataFrame
-        Contract long data.
-    request : imr_bayes.bayes.analyses.FitRequest
-
-    Returns
-    -------
-    imr_bayes.bayes.api.BayesianFit
-    """
-    import json
-
-    import xarray as xr
-
-    from imr_bayes.bayes.api import BayesianFit
-    from imr_bayes.bayes.sampling import sample
-    from imr_bayes.diagnostics import diagnose
-    from imr_bayes.provenance import data_sha256, package_versions, spec_sha256
-    from imr_bayes.spec import priors_for
-
-    spec = request.spec
-    panel = make_panel(data, request.outcome, spec)
-    direction = outcomes.get(request.outcome).direction
-    priors = priors_for(request.prior_set, panel.terms + sd_parameters(spec), direction)
-    compiled = compiled_for(panel, spec, priors)
-    s = spec.sampler
-    raw = sample(compiled, draws=s.draws, tune=s.tune, chains=s.chains, cores=s.cores,
-                 seed=request.seed, sampler=s.sampler, target_accept=s.target_accept)
-    posterior_raw = raw["posterior"].to_dataset()
-    chains, n_draw = posterior_raw.sizes["chain"], posterior_raw.sizes["draw"]
-    draws = extract_draws(posterior_raw, panel, spec)
-    posterior = _posterior_tree(draws, panel, spec, chains, n_draw)
-    stats = raw["sample_stats"].to_dataset()
-    stats = stats.drop_vars([v for v in stats.data_vars if stats[v].dtype == object])
-    groups = {"posterior": posterior, "sample_stats": stats,
-              **_data_trees(panel, draws, chains, n_draw, request.seed,
-                            request.posterior_predictive)}
-    tree = xr.DataTree.from_dict(groups)
-    tree.attrs.update({
-        "analysis": request.analysis, "outcome": request.outcome,
-        "spec_hash": spec.sha256, "prior_set": request.prior_set.name,
-        "prior_set_hash": spec_sha256(request.prior_set.model_dump(mode="json")),
-        "data_hash": data_sha256(data), "seed": int(request.seed),
-        "versions": json.dumps(package_versions(), sort_keys=True),
-        "engine": s.engine, "sampler": s.sampler, "n_rows": panel.n_rows,
-        "priors": json.dumps(priors, sort_keys=True),
-    })
-    var_names = [v for v in ("beta", "sigma_participant", "sigma_group", "sigma_residual",
-                             "group_effect") if v in posterior]
-    diagnostics = diagnose(tree, var_names, spec.diagnostics)
-    return BayesianFit(analysis=request.analysis, outcome=request.outcome, idata=tree,
-                       effects=_effects(posterior, panel, request.analysis, spec),
-                       diagnostics=diagnostics, spec=spec)

@@ -1,0 +1,312 @@
+"""The ``lmm`` kind: linear mixed models of one outcome, every sample and design.
+
+One function, :func:`fit_lmm`, fits every analysis whose spec says ``model: lmm``: the ITT
+counterparts of Tables 2-3 (``sample: itt``), the per-protocol counterparts of Tables 6-7
+(``sample: completers``), the fidelity subgroups of Tables 4-5 (``sample: fidelity``,
+``design: fidelity_subgroups``), the fidelity dose-response (``design: fidelity_slope``) and
+the non-randomized attendance moderator (``design: attendance``). The model itself is the
+ITT builder of :mod:`imr_bayes.bayes.itt` with the design's fixed effects; a *design* is a
+function ``(panel, rows, request) -> Design`` that sets the fixed-effect columns, their
+priors and the design's own derived quantities.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from imr_bayes import outcomes
+from imr_bayes.bayes import engine
+from imr_bayes.constants import ARMS, TIMES
+
+
+@dataclasses.dataclass(frozen=True)
+class Design:
+    """The fixed effects of one LMM design on one panel.
+
+    Attributes
+    ----------
+    panel : imr_bayes.bayes.itt.Panel
+        With the design's ``X`` and ``terms``.
+    priors : dict
+        Resolved priors of every term, the SD parameters and the design's own parameters.
+    derived : callable or None
+        ``(variables, panel) -> (extra posterior variables, extra quantities)``.
+    constant_data : dict
+        Extra ``constant_data`` variables (name -> (dims, values)).
+    attrs : dict
+        Extra root attrs of the fit.
+    """
+
+    panel: Any
+    priors: dict[str, dict[str, Any]]
+    derived: Callable[[dict, Any], tuple[dict, list]] | None = None
+    constant_data: dict[str, tuple[tuple[str, ...], Any]] = dataclasses.field(
+        default_factory=dict)
+    attrs: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def with_design(panel, X: np.ndarray, terms: tuple[str, ...]):
+    """Return the panel with another fixed design ``X`` (P, T, K) and term names."""
+    return dataclasses.replace(panel, X=np.asarray(X, dtype=float), terms=tuple(terms))
+
+
+def shared_priors(request, panel, mapping: dict[str, str] | None = None
+                  ) -> dict[str, dict[str, Any]]:
+    """Priors of the panel's terms and SD parameters from the prior set.
+
+    ``mapping`` names the prior-set entry of a term that is not itself an entry (e.g. the
+    fidelity subgroup ``high`` uses ``condition``).
+    """
+    from imr_bayes.bayes.itt import sd_parameters
+    from imr_bayes.spec import priors_for
+
+    mapping = mapping or {}
+    direction = outcomes.get(request.outcome).direction
+    wanted = {t: mapping.get(t, t) for t in panel.terms}
+    base = priors_for(request.prior_set,
+                      tuple(dict.fromkeys(wanted.values())) + sd_parameters(request.spec),
+                      direction)
+    out = {t: base[p] for t, p in wanted.items()}
+    out.update({p: base[p] for p in sd_parameters(request.spec)})
+    return out
+
+
+def standard_design(panel, rows: pd.DataFrame, request) -> Design:
+    """Intercept, time, condition, condition x time (linear or categorical time)."""
+    def derived(variables: dict, panel_) -> tuple[dict, list]:
+        return cell_quantities(variables, panel_)
+
+    return Design(panel=panel, priors=shared_priors(request, panel), derived=derived)
+
+
+def _designs() -> dict[str, Callable[..., Design]]:
+    from imr_bayes.bayes.attendance import attendance_design
+    from imr_bayes.bayes.fidelity import fidelity_slope_design, fidelity_subgroups_design
+
+    return {"standard": standard_design, "fidelity_subgroups": fidelity_subgroups_design,
+            "fidelity_slope": fidelity_slope_design, "attendance": attendance_design}
+
+
+def sample_rows(data: pd.DataFrame, sample: str) -> pd.DataFrame:
+    """The rows of the analysis sample (``itt``: all; ``completers``; ``fidelity``)."""
+    if sample == "completers":
+        from imr_bayes.bayes.completion import completers_sample
+
+        return completers_sample(data)
+    if sample == "fidelity":
+        from imr_bayes.frequentist.fidelity import fidelity_sample
+
+        return fidelity_sample(data)
+    return data
+
+
+def sample_lmm(panel, spec, priors: dict[str, dict[str, Any]], seed: int):
+    """Sample the ITT builder's LMM on ``panel`` (any fixed design).
+
+    Returns
+    -------
+    (draws, posterior, sample_stats)
+        :class:`imr_bayes.bayes.itt.Draws` (standardized scale) and the raw Datasets.
+    """
+    from imr_bayes.bayes.itt import build_model, extract_draws
+
+    s = spec.sampler
+    key = {"kind": "lmm", "engine": s.engine, "terms": panel.terms,
+           "random": spec.random.model_dump(), "by_arm": spec.residual_sd_by_arm,
+           "groups": len(panel.groups), "priors": priors,
+           "participants": len(panel.participants) if s.engine == "full" else None}
+    compiled = engine.compiled(key, lambda: build_model(panel, spec, priors, engine=s.engine),
+                               s).with_data(panel.model_data())
+    posterior, stats = engine.sample(compiled, s, seed)
+    return extract_draws(posterior, panel, spec), posterior, stats
+
+
+def lmm_variables(draws, panel, spec) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
+    """Posterior variables of an LMM on the raw outcome scale.
+
+    ``beta`` (intercept shifted by the centre, every other coefficient times the scale),
+    ``beta_std`` and the SD parameters and IMR-group effects, as
+    :func:`imr_bayes.bayes.engine.dataset` input.
+    """
+    s = panel.scale
+    beta = draws.beta * s
+    if "intercept" in panel.terms:
+        beta[:, panel.terms.index("intercept")] += panel.center
+    out = {"beta": (("term",), beta), "beta_std": (("term",), draws.beta)}
+    if spec.random.participant:
+        out["sigma_participant"] = ((), draws.sigma_participant * s)
+    if spec.random.imr_group:
+        out["sigma_group"] = ((), draws.sigma_group * s)
+        out["group_effect"] = (("group",), draws.sigma_group[:, None] * draws.group_raw * s)
+    sres = draws.sigma_residual * s
+    out["sigma_residual"] = (("arm",) if sres.ndim == 2 else (), sres)
+    return out
+
+
+def cell_quantities(variables: dict, panel) -> tuple[dict, list]:
+    """Arm x time means, IMR - CAU differences and Cohen's d of the standard design.
+
+    Returns the ``cell_mean`` posterior variable and the quantities ``arm_time_mean``
+    (per arm and time), ``difference`` and ``cohens_d`` (per time; d divided by the pooled
+    within-arm SD observed at that time, as the paper's Table 3).
+    """
+    from imr_bayes.bayes.itt import cell_means_std, observed_pooled_sd
+
+    cell = cell_means_std(variables["beta_std"][1], panel.terms) * panel.scale + panel.center
+    quantities: list = []
+    imr, cau = ARMS.index("imr"), ARMS.index("cau")
+    for t in TIMES:
+        for a, arm in enumerate(ARMS):
+            quantities.append(({"estimand": "arm_time_mean", "arm": arm, "time": t},
+                               cell[:, a, t]))
+        diff = cell[:, imr, t] - cell[:, cau, t]
+        quantities.append(({"estimand": "difference", "time": t}, diff))
+        quantities.append(({"estimand": "cohens_d", "time": t},
+                           diff / observed_pooled_sd(panel, t)))
+    return {"cell_mean": (("arm", "time"), cell)}, quantities
+
+
+def term_quantities(variables: dict, panel, spec) -> list:
+    """Each term on the raw scale, and ``<term>_d`` where the spec declares it."""
+    declared = {e.name for e in spec.estimands}
+    beta, beta_std = variables["beta"][1], variables["beta_std"][1]
+    out = []
+    for i, term in enumerate(panel.terms):
+        out.append(({"estimand": term}, beta[:, i]))
+        if f"{term}_d" in declared:
+            out.append(({"estimand": f"{term}_d", "scale": "d"}, beta_std[:, i]))
+    return out
+
+
+def sd_quantities(variables: dict) -> list:
+    """The participant, group and residual SDs (per arm where the model has one per arm)."""
+    out = []
+    for name in ("sigma_participant", "sigma_group", "sigma_residual"):
+        if name not in variables:
+            continue
+        dims, values = variables[name]
+        if dims == ("arm",):
+            out += [({"estimand": name, "arm": arm}, values[:, a]) for a, arm in enumerate(ARMS)]
+        else:
+            out.append(({"estimand": name}, values))
+    return out
+
+
+def lmm_groups(panel, draws, posterior, *, seed: int, posterior_predictive: bool
+               ) -> dict[str, Any]:
+    """``log_likelihood`` (per participant, raw scale), ``observed_data``, ``constant_data``.
+
+    For an LMM fitted with the ITT builder on ``panel`` (either engine); optionally a
+    ``posterior_predictive`` group of replicated outcomes on the raw scale.
+    """
+    import xarray as xr
+
+    from imr_bayes.bayes.itt import mean_std, residual_var
+    from imr_bayes.bayes.marginal import block_logp_np, draw_participant_effects
+
+    mu = mean_std(draws, panel)
+    rvar = residual_var(draws, panel)
+    resid = panel.z[None] - mu
+    pvar = draws.sigma_participant**2
+    if draws.participant_raw is None:
+        ll = block_logp_np(resid, panel.mask, rvar, pvar)
+        u = None
+    else:  # full engine: the same block density, u having been sampled explicitly
+        u = draws.sigma_participant[:, None] * draws.participant_raw
+        r = resid - u[:, :, None]
+        ll = (-0.5 * (np.log(2 * np.pi * rvar[:, :, None]) + r**2 / rvar[:, :, None])
+              * panel.mask).sum(axis=2)
+    ll = ll - panel.mask.sum(axis=1)[None] * np.log(panel.scale)  # Jacobian: raw-scale density
+    pcoords = {"participant": panel.participants, "time": list(TIMES)}
+    out = {
+        "log_likelihood": xr.Dataset(
+            {"y": (("chain", "draw", "participant"), engine.chain_draw(ll, posterior))},
+            coords={"participant": panel.participants}),
+        "observed_data": xr.Dataset({"y": (("participant", "time"), panel.y)}, coords=pcoords),
+        "constant_data": xr.Dataset(
+            {"treated": ("participant", panel.treated),
+             "mask": (("participant", "time"), panel.mask),
+             "group_on": (("participant", "time"), panel.group_on),
+             "group_index": ("participant", panel.group_idx),
+             "X": (("participant", "time", "term"), panel.X),
+             "center": ((), panel.center), "scale": ((), panel.scale)},
+            coords={**pcoords, "term": list(panel.terms)}),
+    }
+    if posterior_predictive:
+        rng = np.random.default_rng([seed, 1])
+        if u is None:
+            u = draw_participant_effects(resid, panel.mask, rvar, pvar, rng)
+        yrep = mu + u[:, :, None] + np.sqrt(rvar)[:, :, None] * rng.standard_normal(mu.shape)
+        out["posterior_predictive"] = xr.Dataset(
+            {"y": (("chain", "draw", "participant", "time"),
+                   engine.chain_draw(panel.center + panel.scale * yrep, posterior))},
+            coords=pcoords)
+    return out
+
+
+def fit_design(data: pd.DataFrame, request, design: Design, *,
+               quantities: bool = True):
+    """Sample an LMM design and assemble the fit (the body of :func:`fit_lmm`)."""
+    spec = request.spec
+    panel = design.panel
+    draws, post_raw, stats = sample_lmm(panel, spec, design.priors, request.seed)
+    variables = lmm_variables(draws, panel, spec)
+    extra_q: list = []
+    if design.derived is not None:
+        extra_v, extra_q = design.derived(variables, panel)
+        variables.update(extra_v)
+    posterior = engine.dataset(variables, post_raw, {
+        "term": list(panel.terms), "group": list(panel.groups), "arm": list(ARMS),
+        "time": list(TIMES)})
+    groups = lmm_groups(panel, draws, post_raw, seed=request.seed,
+                        posterior_predictive=request.posterior_predictive)
+    if design.constant_data:
+        import xarray as xr
+
+        groups["constant_data"] = groups["constant_data"].assign({
+            k: xr.DataArray(v, dims=d, coords={"group": list(panel.groups)} if "group" in d
+                            else None) for k, (d, v) in design.constant_data.items()})
+    q = (term_quantities(variables, panel, spec) + extra_q + sd_quantities(variables)
+         if quantities else [])
+    var_names = [v for v in ("beta", "sigma_participant", "sigma_group", "sigma_residual",
+                             "group_effect") if v in posterior]
+    return engine.assemble(
+        data, request, posterior=posterior, sample_stats=stats, groups=groups, quantities=q,
+        var_names=var_names, priors=design.priors, n_rows=panel.n_rows,
+        n_participants=int((panel.mask.sum(axis=1) > 0).sum()),
+        extra_attrs={"sample": SAMPLE_LABELS[spec.sample], **design.attrs})
+
+
+#: How each ``sample`` of an LMM spec is described in a fit's attrs.
+SAMPLE_LABELS: dict[str, str] = {
+    "itt": "all randomized (ITT)",
+    "completers": "IMR completers + all controls (per protocol)",
+    "fidelity": "controls + IMR with >= the minimum sessions in a scored group",
+}
+
+
+def fit_lmm(data: pd.DataFrame, request):
+    """Fit an ``lmm`` analysis (any sample, time coding and design) to one outcome.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Contract long data (validated by :func:`imr_bayes.fit`).
+    request : imr_bayes.registry.FitRequest
+
+    Returns
+    -------
+    imr_bayes.bayes.api.BayesianFit
+    """
+    from imr_bayes.bayes.itt import make_panel
+
+    spec = request.spec
+    rows = sample_rows(data, spec.sample)
+    panel = make_panel(rows, request.outcome, spec.terms)
+    design = _designs()[spec.design](panel, rows, request)
+    return fit_design(data, request, design)
