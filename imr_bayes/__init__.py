@@ -19,9 +19,18 @@ _LAZY: dict[str, str] = {
     "fit_formula": "imr_bayes.bayes.api:fit_formula",
     "BayesianFit": "imr_bayes.bayes.api:BayesianFit",
     "compare": "imr_bayes.comparison:compare",
+    "Estimates": "imr_bayes.estimates:Estimates",
+    "reanalyze": "imr_bayes.reanalysis:run",
+    "RunSettings": "imr_bayes.reanalysis:RunSettings",
+    "register_kind": "imr_bayes.registry:register_kind",
 }
 
 __all__ = ["DataValidationError", "ImrBayesError", "SpecError", "__version__", *_LAZY]
+
+
+def __dir__() -> list[str]:
+    """Public names, the lazily imported ones included."""
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def __getattr__(name: str) -> Any:

@@ -12,7 +12,9 @@ Columns (:data:`COLUMNS`): ``source`` (published, frequentist or posterior), ``a
 the printed or reproduced value otherwise), ``ci_low``, ``ci_high`` (equal-tailed for the
 posterior), ``ci_level``, ``p`` (frequentist and published), ``p_direction`` and
 ``p_benefit`` (posterior), ``sd`` (posterior SD, or the SE where known), ``median``,
-``n_rows``, ``n_participants``, ``label`` (e.g. NON-RANDOMIZED) and ``note``.
+``n_rows``, ``n_participants``, ``reference`` (where a number comes from: "Table 2",
+"Results text", "reproduced", or the fit's spec hash), ``label`` (e.g. NON-RANDOMIZED) and
+``note``.
 """
 
 from __future__ import annotations
@@ -36,15 +38,16 @@ KEY: tuple[str, ...] = ("analysis", "outcome", "estimand", "arm", "time")
 COLUMNS: tuple[str, ...] = (
     "source", "analysis", "outcome", "estimand", "arm", "time", "scale", "estimate",
     "ci_low", "ci_high", "ci_level", "p", "p_direction", "p_benefit", "sd", "median",
-    "n_rows", "n_participants", "label", "note",
+    "n_rows", "n_participants", "reference", "label", "note",
 )
-_TEXT = ("source", "analysis", "outcome", "estimand", "arm", "scale", "label", "note")
+_TEXT = ("source", "analysis", "outcome", "estimand", "arm", "scale", "reference", "label",
+         "note")
 
 DrawKey = tuple[str, str, str, str | None, int | None]
 
 
 def key_of(row: Mapping[str, Any]) -> DrawKey:
-    """The :data:`KEY` tuple of a row (missing arm/time as None)."""
+    """Return the :data:`KEY` tuple of a row (missing arm/time as None)."""
     arm = row.get("arm")
     time = row.get("time")
     return (str(row["analysis"]), str(row["outcome"]), str(row["estimand"]),
@@ -136,7 +139,7 @@ class Estimates:
 
     @classmethod
     def empty(cls) -> Estimates:
-        """An empty container."""
+        """Return an empty container."""
         return cls(frame([]))
 
     @classmethod
@@ -190,7 +193,7 @@ class Estimates:
 
     def row(self, estimand: str, *, time: int | None = None, arm: str | None = None
             ) -> pd.Series:
-        """The one row of ``estimand`` (at ``time``/``arm``); raise if absent or ambiguous."""
+        """Return the one row of ``estimand`` (at ``time``/``arm``); raise if not exactly one."""
         t = self.table
         mask = t["estimand"].eq(estimand).fillna(False)
         mask &= t["time"].isna() if time is None else t["time"].eq(time).fillna(False)
@@ -203,7 +206,7 @@ class Estimates:
 
     def draws_of(self, row: Mapping[str, Any], *, approximate: str = "atom", n: int = 4000,
                  seed: int = 0) -> np.ndarray:
-        """The draws behind one row.
+        """Return the draws behind one row.
 
         Parameters
         ----------

@@ -10,11 +10,10 @@ The pointwise log-likelihood of the fast path is one value per **participant blo
 participant intercept is integrated out), so this is leave-one-participant-out, the natural
 unit for predicting a new participant's trajectory.
 
-The ITT spec schema always includes condition x time (``imr_bayes.spec``), so the reduced
-model is built here through the analysis-extension API of the Bayesian engine
-(:func:`imr_bayes.bayes.extension.design_panel`, ``sample_lmm``, ``lmm_groups``): the same
-panel, priors, random effects and sampler, with the interaction column dropped from the
-design. Details: ``docs/ppc.md`` (section LOO).
+The reduced model is the analysis' own ``lmm`` design with the interaction column dropped
+(:func:`imr_bayes.bayes.lmm.with_design`), fitted through the same path as every model
+(:func:`imr_bayes.bayes.lmm.fit_design`): the same panel, priors, random effects and sampler.
+Details: ``docs/ppc.md`` (section LOO).
 """
 
 from __future__ import annotations
@@ -103,52 +102,31 @@ def fit_without_interaction(data: pd.DataFrame, *, outcome: str = "imrs_client",
         Analysis name ``<analysis>_no_interaction``; same groups as an ITT fit
         (``posterior`` has ``beta``/``beta_std`` without the interaction).
     """
-    from imr_bayes import outcomes
-    from imr_bayes import spec as spec_mod
-    from imr_bayes.bayes import extension as ext
-    from imr_bayes.bayes.analyses import FitRequest
-    from imr_bayes.bayes.itt import make_panel, sd_parameters
+    from imr_bayes import outcomes, registry
+    from imr_bayes.bayes.itt import make_panel
+    from imr_bayes.bayes.lmm import Design, fit_design, sample_rows, shared_priors, with_design
+    from imr_bayes.spec import load_prior_set
 
-    valid = ("itt", "itt_categorical", "completers")
+    valid = tuple(n for n, s in registry.analyses().items()
+                  if s.model == "lmm" and s.design == "standard")
     if analysis not in valid:
         raise ImrBayesError(outcomes.unknown_choice_message(
             "analysis with a condition x time term to drop", analysis, valid))
     outcomes.get(outcome)
-    spec = spec_mod.load_analysis(analysis)
-    raw = spec.model_dump(mode="python")
-    for key, val in (("draws", draws), ("tune", tune), ("chains", chains), ("cores", cores)):
-        if val is not None:
-            raw["sampler"][key] = val
-    spec = spec_mod.parse_analysis(raw, source=f"{analysis} without condition x time")
-    priors_set = spec_mod.load_prior_set(prior_set or spec.prior_set)
-    rows = data
-    if spec.sample == "completers":
-        from imr_bayes.bayes.completion import completers_sample
-
-        rows = completers_sample(data)
-    panel = make_panel(rows, outcome, spec)
+    sampler = {k: v for k, v in (("draws", draws), ("tune", tune), ("chains", chains),
+                                 ("cores", cores)) if v is not None}
+    spec = registry.get(analysis).with_overrides(estimands=(), **sampler)
+    request = registry.FitRequest(analysis=f"{analysis}_no_interaction", outcome=outcome,
+                                  spec=spec,
+                                  prior_set=load_prior_set(prior_set or spec.prior_set),
+                                  seed=int(seed))
+    panel = make_panel(sample_rows(data, spec.sample), outcome, spec.terms)
     terms = _drop_interaction(panel.terms)
     keep = [panel.terms.index(t) for t in terms]
-    panel = ext.design_panel(panel, panel.X[:, :, keep], terms)
-    direction = outcomes.get(outcome).direction
-    priors = spec_mod.priors_for(priors_set, terms + sd_parameters(spec), direction)
-    name = f"{analysis}_no_interaction"
-    request = FitRequest(analysis=name, outcome=outcome, spec=spec, prior_set=priors_set,
-                         seed=int(seed))
-    draws_, post_raw, stats = ext.sample_lmm(panel, request, priors)
-    variables = ext.lmm_variables(draws_, panel, spec)
-    posterior = ext.dataset(variables, post_raw, {"term": list(terms),
-                                                  "group": list(panel.groups),
-                                                  "arm": ["imr", "cau"]})
-    groups = ext.lmm_groups(panel, draws_, post_raw, seed=int(seed),
-                            posterior_predictive=False)
-    var_names = [v for v in ("beta", "sigma_participant", "sigma_group", "sigma_residual")
-                 if v in posterior]
-    effects = pd.DataFrame(columns=["analysis", "outcome", "estimand"])
-    return ext.finish(data, request, posterior=posterior, sample_stats=stats, groups=groups,
-                      effects=effects, var_names=var_names, priors=priors,
-                      n_rows=panel.n_rows,
-                      extra_attrs={"reduced": "condition x time removed for PSIS-LOO"})
+    panel = with_design(panel, panel.X[:, :, keep], terms)
+    design = Design(panel=panel, priors=shared_priors(request, panel),
+                    attrs={"reduced": "condition x time removed for PSIS-LOO"})
+    return fit_design(data, request, design)
 
 
 def _elpd(fit: Any) -> Any:

@@ -22,8 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from functools import cache
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -34,13 +33,6 @@ from imr_bayes.constants import CI_LEVEL, DEFAULT_SEED
 from imr_bayes.errors import ImrBayesError
 from imr_bayes.indices import eti, p_benefit, p_direction
 
-#: Default prior SD of the population mean mu (benefit-oriented d per time step).
-MU_PRIOR_SD: float = 0.5
-#: Default prior scale of the between-outcome SD tau (half-normal).
-TAU_PRIOR_SD: float = 0.25
-#: Diagnostic thresholds (Vehtari et al. 2021): R-hat, bulk/tail ESS per chain x chains.
-MAX_R_HAT: float = 1.01
-MIN_ESS: float = 400.0
 #: Columns of :attr:`PartialPoolingResult.table`.
 TABLE_COLUMNS: tuple[str, ...] = (
     "outcome", "estimate_d", "se_d", "benefit_d", "post_mean", "post_sd", "eti95_low",
@@ -153,32 +145,6 @@ def effects_from_fits(effects: pd.DataFrame, *, estimand: str = "condition_x_tim
 
 
 @dataclass(frozen=True)
-class PoolingDiagnostics:
-    """Convergence diagnostics of a partial-pooling fit.
-
-    Attributes
-    ----------
-    max_r_hat, min_ess_bulk, min_ess_tail : float
-        Worst rank-normalized R-hat and ESS over mu, tau and z.
-    divergences : int
-        Post-warm-up divergent transitions.
-    problems : list of str
-        Every failed check, in words; empty when all pass.
-    """
-
-    max_r_hat: float
-    min_ess_bulk: float
-    min_ess_tail: float
-    divergences: int
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def passed(self) -> bool:
-        """True when R-hat, ESS and divergence checks all pass."""
-        return not self.problems
-
-
-@dataclass(frozen=True)
 class PartialPoolingResult:
     """Result of :func:`partial_pooling`.
 
@@ -193,16 +159,17 @@ class PartialPoolingResult:
     hyper : pandas.DataFrame
         Posterior of ``mu`` and ``tau``: ``parameter, mean, sd, eti95_low, eti95_high``
         (and ``p_benefit`` for mu).
-    diagnostics : PoolingDiagnostics
+    diagnostics : imr_bayes.diagnostics.Diagnostics
+        Against the thresholds of ``models/methods/pooling.yaml``.
     idata : xarray.DataTree
-        The nutpie posterior and sample stats.
+        Posterior and sample stats, with the provenance attrs of every fit.
     excluded : pandas.DataFrame
         Outcomes without an estimate (``outcome, note``).
     """
 
     table: pd.DataFrame
     hyper: pd.DataFrame
-    diagnostics: PoolingDiagnostics
+    diagnostics: Any
     idata: Any
     excluded: pd.DataFrame
 
@@ -253,7 +220,7 @@ def prepare_effects(effects: pd.DataFrame, *, oriented: bool = False
 
 
 def build_model(benefit_d: np.ndarray, se_d: np.ndarray, outcomes: list[str], *,
-                mu_prior_sd: float = MU_PRIOR_SD, tau_prior_sd: float = TAU_PRIOR_SD) -> Any:
+                mu_prior_sd: float, tau_prior_sd: float) -> Any:
     """Build the non-centred PyMC model (no sampling); see the module docstring.
 
     Data and prior scales are ``pm.Data`` (``benefit_d``, ``se_d``, ``mu_prior_sd``,
@@ -277,55 +244,29 @@ def build_model(benefit_d: np.ndarray, se_d: np.ndarray, outcomes: list[str], *,
     return model
 
 
-@cache
-def _compiled(n_outcomes: int) -> Any:
-    """Compile (once per number of outcomes) the model with placeholder data for nutpie."""
-    import nutpie
+def pooling_spec():
+    """Return the spec of the partial-pooling model (``models/methods/pooling.yaml``)."""
+    from imr_bayes.spec import load_spec
 
-    ones = np.ones(n_outcomes)
-    labels = [str(i) for i in range(n_outcomes)]
-    return nutpie.compile_pymc_model(build_model(0 * ones, ones, labels))
+    return load_spec("pooling", folder="methods")
 
 
-def _diagnostics(idata: Any, min_ess: float) -> PoolingDiagnostics:
-    import arviz_stats
-
-    names = ["mu", "tau", "z"]
-    rhat = arviz_stats.rhat(idata, var_names=names)
-    bulk = arviz_stats.ess(idata, var_names=names, method="bulk")
-    tail = arviz_stats.ess(idata, var_names=names, method="tail")
-
-    def extreme(ds: Any, fn: Any) -> float:
-        return float(fn([float(fn(ds[name].values)) for name in names]))
-
-    max_rhat = extreme(rhat, np.max)
-    min_bulk, min_tail = extreme(bulk, np.min), extreme(tail, np.min)
-    divergences = int(np.asarray(idata["sample_stats"]["diverging"].values).sum())
-    problems = []
-    if not max_rhat <= MAX_R_HAT:
-        problems.append(f"max R-hat {max_rhat:.3f} > {MAX_R_HAT}")
-    if not min_bulk >= min_ess:
-        problems.append(f"min bulk ESS {min_bulk:.0f} < {min_ess:.0f}")
-    if not min_tail >= min_ess:
-        problems.append(f"min tail ESS {min_tail:.0f} < {min_ess:.0f}")
-    if divergences:
-        problems.append(f"{divergences} divergent transition(s)")
-    return PoolingDiagnostics(max_rhat, min_bulk, min_tail, divergences, problems)
+def _prior_sd(spec, name: str) -> float:
+    return float(spec.priors[name].kwargs["sigma"])
 
 
 def partial_pooling(
     effects: pd.DataFrame,
     *,
     oriented: bool = False,
-    mu_prior_sd: float = MU_PRIOR_SD,
-    tau_prior_sd: float = TAU_PRIOR_SD,
+    mu_prior_sd: float | None = None,
+    tau_prior_sd: float | None = None,
     seed: int = DEFAULT_SEED,
-    draws: int = 1000,
-    tune: int = 1000,
-    chains: int = 4,
-    cores: int = 1,
-    target_accept: float = 0.95,
-    min_ess: float = MIN_ESS,
+    draws: int | None = None,
+    tune: int | None = None,
+    chains: int | None = None,
+    cores: int | None = None,
+    target_accept: float | None = None,
 ) -> PartialPoolingResult:
     """Fit the hierarchical (partial pooling) model of standardized effects across outcomes.
 
@@ -338,38 +279,57 @@ def partial_pooling(
         False: ``outcome`` holds codes of :mod:`imr_bayes.outcomes` and lower-is-better
         outcomes are sign flipped so that positive = benefit. True: the estimates are already
         oriented (any outcome labels).
-    mu_prior_sd, tau_prior_sd : float
-        Prior scales: ``mu ~ N(0, mu_prior_sd)``, ``tau ~ HalfNormal(tau_prior_sd)``.
-    seed, draws, tune, chains, cores : int
-        nutpie settings; the same seed gives the same draws.
-    target_accept : float, default 0.95
-        NUTS target acceptance (above the default 0.8: with few outcomes tau's posterior
-        reaches 0, where even the non-centred funnel needs small steps).
-    min_ess : float, default 400
-        ESS threshold of the diagnostics.
+    mu_prior_sd, tau_prior_sd : float, optional
+        Prior scales: ``mu ~ N(0, mu_prior_sd)``, ``tau ~ HalfNormal(tau_prior_sd)``
+        (default: the spec's, 0.5 and 0.25).
+    seed : int
+        Same seed, same draws.
+    draws, tune, chains, cores, target_accept : optional
+        Override the spec's sampler settings (its ``target_accept`` 0.95: with few outcomes
+        tau's posterior reaches 0, where even the non-centred funnel needs small steps).
 
     Returns
     -------
     PartialPoolingResult
     """
+    import xarray as xr
+
+    from imr_bayes.bayes import engine
+    from imr_bayes.diagnostics import diagnose
+    from imr_bayes.provenance import data_sha256
+
+    spec = pooling_spec()
+    sampler = {k: v for k, v in (("draws", draws), ("tune", tune), ("chains", chains),
+                                 ("cores", cores), ("target_accept", target_accept))
+               if v is not None}
+    if sampler:
+        spec = spec.with_overrides(**sampler)
+    mu_sd = _prior_sd(spec, "mu") if mu_prior_sd is None else mu_prior_sd
+    tau_sd = _prior_sd(spec, "tau") if tau_prior_sd is None else tau_prior_sd
     data, excluded = prepare_effects(effects, oriented=oriented)
     outcomes = list(data["outcome"])
-    for name, value in {"mu_prior_sd": mu_prior_sd, "tau_prior_sd": tau_prior_sd}.items():
+    for name, value in {"mu_prior_sd": mu_sd, "tau_prior_sd": tau_sd}.items():
         if not (math.isfinite(value) and value > 0):
             raise ImrBayesError(f"{name} must be a finite value > 0; got {value!r}")
-    import nutpie
-
-    compiled = _compiled(len(outcomes)).with_data(
-        benefit_d=data["benefit_d"].to_numpy(dtype=float),
-        se_d=data["se_d"].to_numpy(dtype=float),
-        mu_prior_sd=np.asarray(float(mu_prior_sd)), tau_prior_sd=np.asarray(float(tau_prior_sd)),
-    )
-    idata = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, seed=seed,
-                          cores=cores, target_accept=target_accept, save_warmup=False,
-                          progress_bar=False)
-    idata = idata.map_over_datasets(
-        lambda ds: ds.assign_coords(outcome=outcomes) if "outcome" in ds.dims else ds
-    )
+    n = len(outcomes)
+    ones = np.ones(n)
+    compiled = engine.compiled(
+        {"kind": "pooling", "outcomes": n},
+        lambda: build_model(0 * ones, ones, [str(i) for i in range(n)], mu_prior_sd=mu_sd,
+                            tau_prior_sd=tau_sd),
+        spec.sampler).with_data({
+            "benefit_d": data["benefit_d"].to_numpy(dtype=float),
+            "se_d": data["se_d"].to_numpy(dtype=float),
+            "mu_prior_sd": np.asarray(float(mu_sd)), "tau_prior_sd": np.asarray(float(tau_sd))})
+    posterior, stats = engine.sample(compiled, spec.sampler, seed)
+    posterior = posterior.assign_coords(outcome=outcomes) if "outcome" in posterior.dims \
+        else posterior
+    idata = xr.DataTree.from_dict({"posterior": posterior, "sample_stats": stats})
+    priors = {"mu": {"dist": "Normal", "kwargs": {"mu": 0.0, "sigma": mu_sd}},
+              "tau": {"dist": "HalfNormal", "kwargs": {"sigma": tau_sd}}}
+    idata.attrs.update({"analysis": "pooling", "outcomes": ",".join(outcomes),
+                        **engine.provenance(spec, seed=seed, data_hash=data_sha256(data),
+                                            priors=priors)})
     post = idata["posterior"]
     theta = post["theta"]
     low, high = eti(theta, CI_LEVEL)
@@ -393,7 +353,8 @@ def partial_pooling(
         })
     return PartialPoolingResult(
         table=table[list(TABLE_COLUMNS)], hyper=pd.DataFrame(hyper_rows),
-        diagnostics=_diagnostics(idata, min_ess), idata=idata, excluded=excluded,
+        diagnostics=diagnose(idata, ["mu", "tau", "z"], spec.diagnostics), idata=idata,
+        excluded=excluded,
     )
 
 

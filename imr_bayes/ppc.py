@@ -32,10 +32,6 @@ from imr_bayes.constants import ARMS, CI_LEVEL, TIMES
 from imr_bayes.errors import ImrBayesError
 from imr_bayes.outcomes import unknown_choice_message
 
-#: Analyses whose fitted sample is a published sample, and that sample (Tables 2-3 / 6-7).
-PUBLISHED_SAMPLE: dict[str, str] = {
-    "itt": "itt", "itt_categorical": "itt", "completers": "completers",
-}
 #: How replicated participants get their intercept (see :func:`replicate`).
 PARTICIPANT_MODES: tuple[str, ...] = ("new", "conditional")
 #: Columns of :func:`published_checks`.
@@ -56,14 +52,6 @@ CATEGORICAL_TERMS: tuple[str, ...] = (
     "condition_x_time[2]",
 )
 _LINEAR_ORDER: tuple[str, ...] = ("intercept", "time", "condition", "condition_x_time")
-#: Published Table 4/5 term of each term of the fidelity subgroup model.
-FIDELITY_TERMS: dict[str, str] = {
-    "intercept": "intercept", "time_1": "post", "time_2": "followup", "high": "high",
-    "moderate": "moderate", "high_x_t1": "high_x_post", "high_x_t2": "high_x_followup",
-    "moderate_x_t1": "moderate_x_post", "moderate_x_t2": "moderate_x_followup",
-}
-
-
 # ----------------------------------------------------------------------------- replication
 def _flat(da: Any) -> np.ndarray:
     """Stack chain and draw of a posterior variable into a leading sample axis."""
@@ -333,8 +321,26 @@ def _summary(rep: np.ndarray, published: float, level: float) -> dict[str, float
 
 
 def published_sample(fit: Any) -> str | None:
-    """Return the published sample (``"itt"``/``"completers"``) a fit reproduces, or None."""
-    return PUBLISHED_SAMPLE.get(str(fit.analysis))
+    """Return the printed sample whose tables a fit's model reproduces, or None.
+
+    ``itt`` or ``completers`` (Tables 2-3 / 6-7) for the standard LMM design, ``fidelity``
+    (Tables 4/5) for the fidelity subgroups; read from the fit's spec.
+    """
+    spec = getattr(fit, "spec", None)
+    published = getattr(spec, "published", None)
+    if published is None or getattr(spec, "model", None) != "lmm":
+        return None
+    if published.sample in ("itt", "completers") and spec.design == "standard":
+        return published.sample
+    if published.sample == "fidelity" and spec.design == "fidelity_subgroups":
+        return "fidelity"
+    return None
+
+
+def _fidelity_terms(fit: Any) -> dict[str, str]:
+    """Model term -> printed Table 4/5 term, from the spec's published map."""
+    return {e.name: e.published.term for e in fit.spec.estimands
+            if e.published is not None and e.published.table == "fidelity"}
 
 
 def published_checks(fit: Any, *, draws: int | None = None, participants: str = "new",
@@ -373,7 +379,7 @@ def published_checks(fit: Any, *, draws: int | None = None, participants: str = 
     if not 0 < level < 1:
         raise ImrBayesError(f"level should be in (0, 1) but got {level!r}")
     sample = published_sample(fit)
-    if str(fit.analysis) == "fidelity":
+    if sample == "fidelity":
         return _fidelity_checks(fit, draws=draws, participants=participants, seed=seed,
                                 level=level)
     if sample is None:
@@ -439,17 +445,19 @@ def _fidelity_checks(fit: Any, *, draws: int | None, participants: str, seed: in
     """
     from imr_bayes import published
     from imr_bayes.frequentist import fit_mixed
+    from imr_bayes.trial import fidelity_outcomes
 
     empty = pd.DataFrame(columns=list(CHECK_COLUMNS))
     const = fit.idata["constant_data"]
     post = fit.idata["posterior"]
     unmappable = ("group_effect" in post.data_vars and post.sizes.get("group", 0)
                   and "group_index" not in const.data_vars)
-    if fit.outcome not in published.FIDELITY_TABLE or unmappable:
+    if fit.outcome not in fidelity_outcomes() or unmappable:
         return empty
     terms = [str(t) for t in const["term"].values]
-    if set(terms) != set(FIDELITY_TERMS):
-        raise ImrBayesError(f"fidelity fit has terms {terms}; expected {list(FIDELITY_TERMS)}")
+    printed = _fidelity_terms(fit)
+    if set(terms) != set(printed):
+        raise ImrBayesError(f"fidelity fit has terms {terms}; its spec maps {list(printed)}")
     X = const["X"].to_numpy()
     mask = const["mask"].to_numpy() > 0
     y_obs = np.where(mask, fit.idata["observed_data"]["y"].to_numpy(), np.nan)
@@ -463,8 +471,8 @@ def _fidelity_checks(fit: Any, *, draws: int | None, participants: str, seed: in
     table = published.fidelity_effects(fit.outcome).set_index("term")
     rows = []
     for k, term in enumerate(terms):
-        pub = table.loc[FIDELITY_TERMS[term]]
-        rows.append({"statistic": FIDELITY_TERMS[term], "outcome": fit.outcome, "arm": None,
+        pub = table.loc[printed[term]]
+        rows.append({"statistic": printed[term], "outcome": fit.outcome, "arm": None,
                      "time": None, "published": float(pub["b"]), "observed": float(obs[k]),
                      **_summary(rep[:, k], float(pub["b"]), level),
                      "n_replicates": int(rep.shape[0]), "source": pub["source"]})
@@ -559,12 +567,16 @@ def predictive_tree(fit: Any, *, draws: int | None = 100, participants: str = "n
                                   "observed_data": xr.Dataset(od)})
 
 
-def plot_data_checks(fit: Any, *, draws: int = 100, seed: int | None = None) -> Any:
-    """ArviZ ``plot_ppc_dist`` of the observed values per arm x time (Matplotlib figure)."""
+def plot_data_checks(predictive: Any) -> Any:
+    """ArviZ ``plot_ppc_dist`` of the observed values per arm x time (Matplotlib figure).
+
+    ``predictive`` is the DataTree of :func:`predictive_tree` (compute and draw are separate).
+    """
     import arviz_plots as azp
 
-    pc = azp.plot_ppc_dist(predictive_tree(fit, draws=draws, seed=seed), kind="kde",
-                           num_samples=min(draws, 50), backend="matplotlib")
+    draws = int(predictive["posterior_predictive"].sizes["draw"])
+    pc = azp.plot_ppc_dist(predictive, kind="kde", num_samples=min(draws, 50),
+                           backend="matplotlib")
     fig = pc.viz["chart"] if "chart" in pc.viz.children else pc.viz["figure"]
     fig = fig.item() if hasattr(fig, "item") else fig
     return fig

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import pandas as pd
+
 from imr_bayes.errors import SpecError
 from imr_bayes.outcomes import unknown_choice_message
 from imr_bayes.spec import BUILTIN_KINDS, PriorSet, SpecBase

@@ -267,6 +267,8 @@ class SpecBase(_Strict):
         or a list of codes.
     main_run : {"all", "primary", "fidelity"} or tuple of str
         Which of the selected outcomes the main run (``imr-bayes reanalyze``) fits.
+    order : int
+        Position in the run and in the report (ties by name).
     estimands : tuple of EstimandSpec
     published : PublishedSpec or None
     prior_set : str
@@ -290,6 +292,7 @@ class SpecBase(_Strict):
     label: str = ""
     outcomes: OutcomeSet = "all"
     main_run: OutcomeSet = "all"
+    order: int = 100
     estimands: tuple[EstimandSpec, ...]
     published: PublishedSpec | None = None
     prior_set: str = "default"
@@ -343,7 +346,7 @@ class SpecBase(_Strict):
                                                [e.name for e in self.estimands]))
 
     def resolved_priors(self) -> dict[str, dict[str, Any]]:
-        """The kind's own priors as ``{name: {dist, kwargs}}`` (not oriented)."""
+        """Return the kind's own priors as ``{name: {dist, kwargs}}`` (not oriented)."""
         return {k: p.resolved(1) for k, p in self.priors.items()}
 
     def with_overrides(self, **overrides: Any) -> SpecBase:
@@ -476,7 +479,7 @@ class CaceSpec(SpecBase):
                 *self.compliance_covariates())
 
     def compliance_covariates(self) -> tuple[str, ...]:
-        """The compliance model's baseline characteristics (default: the trial facts')."""
+        """Return the compliance model's baseline characteristics (default: the trial facts')."""
         if self.covariates is not None:
             return self.covariates
         from imr_bayes.trial import facts
@@ -551,7 +554,7 @@ def _kinds() -> dict[str, type[SpecBase]]:
 
 
 def _adapter(kinds: tuple[type[SpecBase], ...]) -> TypeAdapter:
-    """A TypeAdapter of the discriminated union of ``kinds`` (tag: ``model``)."""
+    """Return a TypeAdapter of the discriminated union of ``kinds`` (tag: ``model``)."""
     if len(kinds) == 1:
         return TypeAdapter(kinds[0])
     return TypeAdapter(Annotated[Union[kinds], Field(discriminator="model")])  # noqa: UP007
@@ -635,8 +638,14 @@ SPEC_FOLDERS: tuple[str, ...] = ("analyses", "methods")
 
 
 def analysis_names() -> tuple[str, ...]:
-    """Return the names of the analysis specs in ``models/analyses``."""
-    return _names(models_dir() / "analyses")
+    """Return the names of the analysis specs in ``models/analyses``, in their ``order``."""
+    folder = models_dir() / "analyses"
+    ranks = {}
+    for stem in _names(folder):
+        raw = yaml.safe_load((folder / f"{stem}.yaml").read_text(encoding="utf-8"))
+        order = raw.get("order", 100) if isinstance(raw, dict) else 100
+        ranks[stem] = order if isinstance(order, int) else 100
+    return tuple(sorted(ranks, key=lambda n: (ranks[n], n)))
 
 
 def prior_set_names() -> tuple[str, ...]:

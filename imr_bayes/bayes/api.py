@@ -85,10 +85,9 @@ _LEGACY_PREFIX: dict[str, tuple[str, tuple[str, ...]]] = {
 
 
 def legacy_effects(fit: BayesianFit) -> pd.DataFrame:
-    """The estimates of ``fit`` in the 0.1 ``effects`` layout (for the deprecation period)."""
+    """Return the estimates of ``fit`` in the 0.1 ``effects`` layout (deprecation period)."""
     t = fit.estimates.table.drop(columns="note").rename(columns={
-        "estimate": "mean", "ci_low": "eti95_low",
-                                            "ci_high": "eti95_high", "label": "note"})
+        "estimate": "mean", "ci_low": "eti95_low", "ci_high": "eti95_high", "label": "note"})
     prefix, starts = _LEGACY_PREFIX.get(fit.analysis, ("", ()))
     names = []
     for e, time in zip(t["estimand"], t["time"], strict=True):
@@ -103,7 +102,7 @@ def legacy_effects(fit: BayesianFit) -> pd.DataFrame:
 
 
 def resolve_outcome(spec: Any, outcome: str | None) -> str:
-    """The outcome a spec is fitted to: the given code, the primary one, or its response.
+    """Return the outcome a spec is fitted to: the code given, the primary one, or its response.
 
     Raises
     ------
@@ -129,7 +128,7 @@ def resolve_outcome(spec: Any, outcome: str | None) -> str:
 
 
 def applicable_outcomes(spec: Any, field: str = "outcomes") -> tuple[str, ...]:
-    """The outcome codes a spec's ``outcomes`` (or ``main_run``) field names."""
+    """Return the outcome codes a spec's ``outcomes`` (or ``main_run``) field names."""
     from imr_bayes import outcomes, trial
 
     value = getattr(spec, field)

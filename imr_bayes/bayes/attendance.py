@@ -52,7 +52,7 @@ def sessions_per_participant(data: pd.DataFrame, participants: np.ndarray,
 
 
 def attendance_design(panel, rows: pd.DataFrame, request):
-    """The attendance moderator design (linear time; NON-RANDOMIZED).
+    """Return the attendance moderator design (linear time; NON-RANDOMIZED).
 
     Adds ``c_i s_i`` (``condition_x_sessions``) and ``c_i s_i t`` (``attendance_slope``) to
     the standard ITT design, ``s_i`` = (sessions - IMR-arm mean) / :data:`SESSIONS_UNIT`;

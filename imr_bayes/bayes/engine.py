@@ -149,6 +149,40 @@ def estimates(request, quantities: Iterable[Quantity], *, outcome: str, n_rows: 
     return Estimates.from_draws(base, items)
 
 
+def provenance(spec, *, seed: int, data_hash: str, priors: Mapping[str, Any],
+               prior_set: Any = None) -> dict[str, Any]:
+    """Root attrs every saved fit carries: spec, its hash, seed, data hash, priors, versions.
+
+    Parameters
+    ----------
+    spec : SpecBase
+        The validated spec the fit used.
+    seed : int
+    data_hash : str
+        SHA-256 of the input (:func:`imr_bayes.provenance.data_sha256`).
+    priors : mapping
+        Resolved priors.
+    prior_set : PriorSet, optional
+        The prior set of the shared parameters.
+    """
+    from imr_bayes.provenance import package_versions, spec_sha256
+
+    attrs = {
+        "model": spec.model, "spec_hash": spec.sha256,
+        "spec": json.dumps(spec.model_dump(mode="json"), sort_keys=True),
+        "data_hash": data_hash, "seed": int(seed),
+        "versions": json.dumps(package_versions(), sort_keys=True),
+        "engine": spec.sampler.engine, "sampler": spec.sampler.sampler,
+        "priors": json.dumps(dict(priors), sort_keys=True),
+    }
+    if prior_set is not None:
+        attrs["prior_set"] = prior_set.name
+        attrs["prior_set_hash"] = spec_sha256(prior_set.model_dump(mode="json"))
+    if spec.label:
+        attrs["label"] = spec.label
+    return attrs
+
+
 def assemble(data: pd.DataFrame, request, *, posterior, sample_stats,
              groups: Mapping[str, Any], quantities: Iterable[Quantity], var_names: list[str],
              priors: Mapping[str, Any], n_rows: int, n_participants: int,
@@ -184,7 +218,7 @@ def assemble(data: pd.DataFrame, request, *, posterior, sample_stats,
 
     from imr_bayes.bayes.api import BayesianFit
     from imr_bayes.diagnostics import diagnose
-    from imr_bayes.provenance import data_sha256, package_versions, spec_sha256
+    from imr_bayes.provenance import data_sha256
 
     spec = request.spec
     outcome = outcome or request.outcome
@@ -194,16 +228,9 @@ def assemble(data: pd.DataFrame, request, *, posterior, sample_stats,
     tree = xr.DataTree.from_dict({"posterior": posterior, "sample_stats": sample_stats,
                                   **groups})
     tree.attrs.update({
-        "analysis": request.analysis, "outcome": outcome, "model": spec.model,
-        "spec_hash": spec.sha256, "spec": json.dumps(spec.model_dump(mode="json"),
-                                                     sort_keys=True),
-        "prior_set": request.prior_set.name,
-        "prior_set_hash": spec_sha256(request.prior_set.model_dump(mode="json")),
-        "data_hash": data_sha256(data), "seed": int(request.seed),
-        "versions": json.dumps(package_versions(), sort_keys=True),
-        "engine": spec.sampler.engine, "sampler": spec.sampler.sampler, "n_rows": int(n_rows),
-        "priors": json.dumps(dict(priors), sort_keys=True),
-        **({"label": spec.label} if spec.label else {}),
+        "analysis": request.analysis, "outcome": outcome, "n_rows": int(n_rows),
+        **provenance(spec, seed=request.seed, data_hash=data_sha256(data), priors=priors,
+                     prior_set=request.prior_set),
         **(dict(extra_attrs) if extra_attrs else {}),
     })
     diagnostics = diagnose(tree, var_names, spec.diagnostics)

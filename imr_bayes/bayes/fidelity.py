@@ -68,7 +68,7 @@ def subgroup_design(subgroup: np.ndarray) -> np.ndarray:
 
 
 def fidelity_subgroups_design(panel, rows: pd.DataFrame, request):
-    """The high/moderate fidelity subgroup design of Tables 4-5 (categorical time).
+    """Return the high/moderate fidelity subgroup design of Tables 4-5 (categorical time).
 
     Terms :data:`SUBGROUP_TERMS` with their prior-set entries; derived quantity
     ``high_minus_moderate`` per follow-up time.
@@ -115,7 +115,7 @@ def group_fidelity(data: pd.DataFrame, groups: tuple[str, ...]) -> np.ndarray:
 
 
 def fidelity_slope_design(panel, rows: pd.DataFrame, request):
-    """The fidelity dose-response design: the group effect's mean follows group fidelity.
+    """Return the fidelity dose-response design: the group effect's mean follows group fidelity.
 
     Adds the column ``[treated, t > 0] (f_j(i) - f_bar)`` with coefficient
     ``fidelity_slope`` (prior from the spec's ``priors``) to the standard ITT design; the
@@ -163,9 +163,8 @@ def fidelity_slope_data(fit) -> dict[str, Any]:
         (each group's total post-baseline effect, 95 % ETI), ``grid``, ``line_mean``,
         ``line_low``, ``line_high`` (the slope's 95 % band), ``slope`` (mean, low, high).
     """
-    from imr_bayes.constants import CI_LEVEL
-
     from imr_bayes.bayes.engine import flat
+    from imr_bayes.constants import CI_LEVEL
 
     post = fit.idata["posterior"]
     const = fit.idata["constant_data"]

@@ -93,7 +93,7 @@ def _designs() -> dict[str, Callable[..., Design]]:
 
 
 def sample_rows(data: pd.DataFrame, sample: str) -> pd.DataFrame:
-    """The rows of the analysis sample (``itt``: all; ``completers``; ``fidelity``)."""
+    """Return the rows of the analysis sample (``itt``: all; ``completers``; ``fidelity``)."""
     if sample == "completers":
         from imr_bayes.bayes.completion import completers_sample
 
@@ -184,7 +184,7 @@ def term_quantities(variables: dict, panel, spec) -> list:
 
 
 def sd_quantities(variables: dict) -> list:
-    """The participant, group and residual SDs (per arm where the model has one per arm)."""
+    """Return the participant, group and residual SDs (per arm where the model has one per arm)."""
     out = []
     for name in ("sigma_participant", "sigma_group", "sigma_residual"):
         if name not in variables:

@@ -58,7 +58,8 @@ class CompiledModel:
             raise ImrBayesError(
                 f"unknown data input(s) {unknown}; valid: {', '.join(self.data_names)}"
             )
-        arrays = {k: np.ascontiguousarray(v, dtype=self.data_dtypes[k]) for k, v in data.items()}
+        arrays = {k: np.require(np.asarray(v, dtype=self.data_dtypes[k]), requirements="C")
+                  for k, v in data.items()}
         used = {k: v for k, v in arrays.items() if k in self.data_dtypes_used}
         return CompiledModel(self.nutpie_model.with_data(**used), self.pymc_model,
                              self.data_names, self.data_dtypes, {**(self.data or {}), **arrays},

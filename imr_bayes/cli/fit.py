@@ -17,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Fit a registered Bayesian analysis (spec in models/analyses) to each requested "
             "outcome of the data (default: the synthetic twin). Writes one netCDF per outcome "
-            "(<analysis>_<outcome>.nc, with provenance attributes), effects.csv and "
+            "(<analysis>_<outcome>.nc, with provenance attributes), estimates.csv and "
             "diagnostics.csv to --out, and prints one line per fit. A fit that misses a "
             "diagnostic threshold is flagged FAILED and the exit status is 1."
         ),
@@ -54,30 +54,38 @@ def run(args: argparse.Namespace) -> int:
     if "all" in codes:
         codes = list(CODES)
     df = data_mod.load(args.data) if args.data else data_mod.default_twin()
-    effects, diags = [], []
+    from imr_bayes import registry
+
+    spec = registry.get(args.analysis)
+    if spec.outcomes == "response":
+        codes = [None]
+    estimates, diags = [], []
     failed = 0
     for code in codes:
         fit = imr_bayes.fit(df, outcome=code, analysis=args.analysis,
                             prior_set=args.prior_set, seed=args.seed, draws=args.draws,
                             tune=args.tune, chains=args.chains,
                             posterior_predictive=args.posterior_predictive)
-        fit.save(args.out / f"{args.analysis}_{code}.nc")
-        effects.append(fit.effects)
+        fit.save(args.out / f"{args.analysis}_{fit.outcome}.nc")
+        estimates.append(fit.estimates.table)
         summary = fit.diagnostics.summary()
-        diags.append({"analysis": args.analysis, "outcome": code, **summary,
+        diags.append({"analysis": args.analysis, "outcome": fit.outcome, **summary,
                       "problems": "; ".join(fit.diagnostics.problems)})
-        row = fit.effects.set_index("estimand")
-        key = "condition_x_time" if "condition_x_time" in row.index else "condition_x_time_2"
-        e = row.loc[key]
         status = "ok" if fit.diagnostics.passed else "FAILED: " + "; ".join(
             fit.diagnostics.problems)
         failed += not fit.diagnostics.passed
-        print(f"{args.analysis} {code}: {key} {e['mean']:.3f} "
-              f"(95% ETI {e['eti95_low']:.3f} to {e['eti95_high']:.3f}), "
-              f"P(benefit) {e['p_benefit']:.3f}; diagnostics {status}")
-    with atomic_path(args.out / "effects.csv") as tmp:
-        pd.concat(effects, ignore_index=True).to_csv(tmp, index=False)
+        head = next((e for e in spec.estimands if e.treatment), None)
+        line = f"{args.analysis} {fit.outcome}"
+        if head is not None:
+            t = fit.estimates.table
+            e = t[t["estimand"] == head.name].iloc[-1]
+            where = "" if pd.isna(e["time"]) else f" at time {int(e['time'])}"
+            line += (f": {head.name}{where} {e['estimate']:.3f} (95 % ETI {e['ci_low']:.3f} "
+                     f"to {e['ci_high']:.3f}), P(benefit) {e['p_benefit']:.3f}")
+        print(f"{line}; diagnostics {status}")
+    with atomic_path(args.out / "estimates.csv") as tmp:
+        pd.concat(estimates, ignore_index=True).to_csv(tmp, index=False)
     with atomic_path(args.out / "diagnostics.csv") as tmp:
         pd.DataFrame(diags).to_csv(tmp, index=False)
-    print(f"wrote {len(codes)} fit(s), effects.csv and diagnostics.csv to {args.out}")
+    print(f"wrote {len(diags)} fit(s), estimates.csv and diagnostics.csv to {args.out}")
     return 1 if failed else 0

@@ -24,8 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "frequentist replication, Bayesian fits with diagnostics, posterior predictive "
             "checks, comparison) on the default synthetic twin or on your own participant "
             "data, and write reports/<run-id>/ with index.html, CSV tables, netCDF "
-            "posteriors and summary.json. Sections whose module is not in this build are "
-            "listed as not available."
+            "posteriors and summary.json."
         ),
     )
     parser.add_argument("--data", type=Path, metavar="FILE",
@@ -100,10 +99,10 @@ def _column_map(pairs: list[str]) -> tuple[tuple[str, str], ...]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the pipeline, write the report, print where it is; return the exit code."""
-    from imr_bayes import pipeline
+    from imr_bayes import reanalysis
     from imr_bayes.report import write_report
 
-    settings = pipeline.RunSettings(
+    settings = reanalysis.RunSettings(
         data_path=args.data,
         column_map=_column_map(args.column_map),
         quick=args.quick,
@@ -111,18 +110,18 @@ def run(args: argparse.Namespace) -> int:
         analyses=tuple(args.analyses) if args.analyses is not None else None,
         seed=args.seed,
     )
-    pipeline.validate_settings(settings)
+    reanalysis.validate_settings(settings)
     bars = _Bars(enabled=not args.no_progress)
     try:
-        result = pipeline.run(settings, progress=bars, raise_errors=args.debug)
+        result = reanalysis.run(settings, progress=bars, raise_errors=args.debug)
     finally:
         bars.close()
     folder = write_report(result, args.out)
     for line in result.problems:
         print(f"imr-bayes reanalyze: warning: {line}", file=sys.stderr)
-    unavailable = [sec.title for sec, res in result.sections if res.status == "unavailable"]
+    unavailable = [key for key, res in result.stages.items() if res.status == "unavailable"]
     if unavailable:
-        print("imr-bayes reanalyze: not available in this build: " + "; ".join(unavailable),
+        print("imr-bayes reanalyze: nothing to do for: " + "; ".join(unavailable),
               file=sys.stderr)
     print(folder / "index.html")
     return 1 if args.strict and result.problems else 0

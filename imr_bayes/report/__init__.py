@@ -1,6 +1,6 @@
 """The reanalysis report: sections, figures and the self-contained HTML page.
 
-:func:`write_report` turns a :class:`imr_bayes.pipeline.RunResult` into the folder
+:func:`write_report` renders a :class:`imr_bayes.reanalysis.Reanalysis` into the folder
 ``reports/<run-id>/`` (``index.html``, ``summary.json``, ``tables/``, ``figures/``,
 ``posteriors/``), written atomically.
 """

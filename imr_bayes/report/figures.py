@@ -39,46 +39,33 @@ def to_png(fig: MplFigure) -> bytes:
     return buf.getvalue()
 
 
-def forest_data(effects: pd.DataFrame, published: pd.DataFrame, *,
-                estimand: str = "condition_x_time_d") -> pd.DataFrame:
-    """Put posterior 95 % ETIs and published 95 % CIs of condition x time on one scale.
+def forest_data(estimates: pd.DataFrame) -> pd.DataFrame:
+    """Put posterior 95 % ETIs and published 95 % CIs of one effect on one scale.
 
     Parameters
     ----------
-    effects : DataFrame
-        Tidy posterior effects of one or more fits (columns ``analysis, outcome, estimand,
-        mean, eti95_low, eti95_high``); the rows with ``estimand`` are used.
-    published : DataFrame
-        Published fixed effects (``imr_bayes.published.fixed_effects``): the
-        ``condition_x_time`` rows, ``b, ci_low, ci_high`` in raw units.
-    estimand : str, default "condition_x_time_d"
-        The standardized condition x time estimand of the fits (e.g.
-        ``pp_condition_x_time_d`` for the completer analysis).
+    estimates : DataFrame
+        Rows of :class:`imr_bayes.estimates.Estimates` tables (any sources) of one estimand
+        on the outcome's scale (``source, analysis, outcome, estimate, ci_low, ci_high``).
+        Rows without an estimate (a term the paper's AIC step dropped) are left out.
 
     Returns
     -------
     DataFrame
         Columns ``outcome, label, source, estimate, low, high``: standardized effects (raw
         units divided by the pooled Table 1 baseline SD), signed so that positive favours
-        IMR. ``source`` is ``published`` or the analysis name. Published rows whose
-        condition x time term is not in the paper's final model are left out.
+        IMR. ``source`` is ``published`` or the analysis name.
     """
     rows = []
-    pub = published[(published["term"] == "condition_x_time") & published["in_final_model"]]
-    for rec in pub.itertuples(index=False):
+    for rec in estimates.itertuples(index=False):
+        if pd.isna(rec.estimate) or pd.isna(rec.ci_low):
+            continue
         out = outcome_registry.get(rec.outcome)
         sd, sign = out.pooled_baseline_sd(), out.beneficial_sign
         low, high = sorted((sign * rec.ci_low / sd, sign * rec.ci_high / sd))
-        rows.append({"outcome": rec.outcome, "label": out.abbreviation, "source": "published",
-                     "estimate": sign * rec.b / sd, "low": low, "high": high})
-    post = effects[effects["estimand"] == estimand]
-    for rec in post.itertuples(index=False):
-        out = outcome_registry.get(rec.outcome)
-        sign = out.beneficial_sign
-        low, high = sorted((sign * rec.eti95_low, sign * rec.eti95_high))
-        rows.append({"outcome": rec.outcome, "label": out.abbreviation,
-                     "source": str(rec.analysis), "estimate": sign * rec.mean,
-                     "low": low, "high": high})
+        source = "published" if rec.source == "published" else str(rec.analysis)
+        rows.append({"outcome": rec.outcome, "label": out.abbreviation, "source": source,
+                     "estimate": sign * rec.estimate / sd, "low": low, "high": high})
     order = {code: i for i, code in enumerate(outcome_registry.CODES)}
     df = pd.DataFrame(rows, columns=["outcome", "label", "source", "estimate", "low", "high"])
     return df.sort_values("outcome", key=lambda s: s.map(order), kind="stable").reset_index(
@@ -86,7 +73,9 @@ def forest_data(effects: pd.DataFrame, published: pd.DataFrame, *,
     )
 
 
-def plot_forest(data: pd.DataFrame, *, title: str = "") -> MplFigure:
+def plot_forest(data: pd.DataFrame, *, title: str = "",
+                xlabel: str = "effect in pooled baseline SDs (positive favours IMR)"
+                ) -> MplFigure:
     """Draw :func:`forest_data`: one row per outcome, one marker per source, 95 % intervals."""
     sources = list(dict.fromkeys(data["source"]))
     labels = list(dict.fromkeys(data["label"]))
@@ -105,8 +94,7 @@ def plot_forest(data: pd.DataFrame, *, title: str = "") -> MplFigure:
     ax.axvline(0, color="#888888", lw=0.8, ls="--")
     ax.set_yticks(range(len(labels)), labels)
     ax.invert_yaxis()
-    ax.set_xlabel("condition x time per time step, in pooled baseline SDs "
-                  "(positive favours IMR)")
+    ax.set_xlabel(xlabel)
     ax.legend(loc="lower right", fontsize=8, frameon=False)
     if title:
         ax.set_title(title, fontsize=10)

@@ -22,7 +22,8 @@ from imr_bayes import __version__
 from imr_bayes.atomic import atomic_dir
 
 if TYPE_CHECKING:
-    from imr_bayes.pipeline import RunResult, Section, SectionResult
+    from imr_bayes.reanalysis import Reanalysis
+    from imr_bayes.report.sections import Section, SectionView
 
 #: Tables longer than this are shown folded (``<details>``) in the page.
 FOLD_ROWS: int = 25
@@ -31,8 +32,6 @@ STATUS_LABELS: dict[str, str] = {
     "ok": "ok", "warning": "check", "failed": "failed", "unavailable": "not in this build",
 }
 
-#: Sections shown first in the page regardless of when they ran.
-PAGE_FIRST: tuple[str, ...] = ("provenance",)
 
 
 def _format_number(value: float) -> str:
@@ -93,13 +92,30 @@ def _figure_groups(figures: list) -> list[dict[str, Any]]:
     return out
 
 
-def _ordered(sections: list[tuple[Section, SectionResult]]) -> list[tuple[Section, SectionResult]]:
-    first = [s for s in sections if s[0].key in PAGE_FIRST]
-    return first + [s for s in sections if s[0].key not in PAGE_FIRST]
+def rendered(result: Reanalysis) -> list[tuple[Section, SectionView]]:
+    """Render every section of :data:`imr_bayes.report.sections.SECTIONS` (page order).
+
+    A section whose rendering raises is shown as ``failed`` with its one-line error.
+    """
+    import importlib
+
+    from imr_bayes.report.sections import SECTIONS, SectionView
+
+    out = []
+    for sec in SECTIONS:
+        module, attr = sec.render.split(":")
+        try:
+            view = getattr(importlib.import_module(module), attr)(result)
+        except Exception as exc:  # noqa: BLE001 - shown in the page, never hidden
+            first = (str(exc).splitlines() or [""])[0]
+            view = SectionView(status="failed", message=f"{type(exc).__name__}: {first}")
+        out.append((sec, view))
+    return out
 
 
-def render(result: RunResult) -> str:
-    """Return the report page of a run as one HTML string."""
+def render(result: Reanalysis, views: list[tuple[Section, SectionView]] | None = None
+           ) -> str:
+    """Return the report page of a run as one HTML string (``views``: pre-rendered)."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("imr_bayes.report", "templates"),
         autoescape=jinja2.select_autoescape(["html"]),
@@ -108,7 +124,7 @@ def render(result: RunResult) -> str:
     css = resources.files("imr_bayes.report").joinpath("templates/report.css").read_text("utf-8")
     sections = []
     problems = []
-    for sec, res in _ordered(result.sections):
+    for sec, res in (views if views is not None else rendered(result)):
         tables = [
             {
                 "title": _title(name),
@@ -145,9 +161,11 @@ def render(result: RunResult) -> str:
     )
 
 
-def summary(result: RunResult) -> dict[str, Any]:
+def summary(result: Reanalysis, views: list[tuple[Section, SectionView]] | None = None
+            ) -> dict[str, Any]:
     """Return the machine-readable summary of a run (the content of ``summary.json``)."""
     settings = result.settings
+    views = views if views is not None else rendered(result)
     return _clean_json({
         "run_id": result.run_id,
         "started_utc": result.started,
@@ -168,28 +186,31 @@ def summary(result: RunResult) -> dict[str, Any]:
                 "title": sec.title,
                 "status": res.status,
                 "message": res.message,
-                "seconds": round(res.seconds, 1),
+                "seconds": round(result.stages[sec.stage].seconds, 1)
+                if sec.stage in result.stages else 0.0,
+                "source": sec.source,
                 "tables": [f"tables/{sec.key}__{name}.csv" for name in res.tables],
                 "figures": [f"figures/{sec.key}__{f.name}.png" for f in res.figures],
                 "files": sorted(res.files),
                 "results": res.summary,
             }
-            for sec, res in result.sections
+            for sec, res in views
         ],
     })
 
 
-def write_report(result: RunResult, out_dir: str | Path) -> Path:
+def write_report(result: Reanalysis, out_dir: str | Path) -> Path:
     """Write the report folder ``out_dir/<run-id>/`` atomically and return its path.
 
     The folder holds ``index.html``, ``summary.json``, ``tables/*.csv``, ``figures/*.png``
     and whatever extra files the sections produce (e.g. ``posteriors/*.nc``).
     """
     target = Path(out_dir) / result.run_id
+    views = rendered(result)
     with atomic_dir(target) as tmp:
         (tmp / "tables").mkdir()
         (tmp / "figures").mkdir()
-        for sec, res in result.sections:
+        for sec, res in views:
             for name, df in res.tables.items():
                 df.to_csv(tmp / "tables" / f"{sec.key}__{name}.csv", index=False)
             for fig in res.figures:
@@ -199,8 +220,8 @@ def write_report(result: RunResult, out_dir: str | Path) -> Path:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 writer(path)
         (tmp / "summary.json").write_text(
-            json.dumps(summary(result), indent=2, default=_json_default), encoding="utf-8"
-        )
+            json.dumps(summary(result, views), indent=2, default=_json_default),
+            encoding="utf-8")
         # index.html last: its presence marks a complete report inside the folder as well.
-        (tmp / "index.html").write_text(render(result), encoding="utf-8")
+        (tmp / "index.html").write_text(render(result, views), encoding="utf-8")
     return target

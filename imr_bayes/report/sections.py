@@ -1,34 +1,159 @@
-"""The sections of the main run: each turns one analysis into tables, figures and a status.
+"""The sections of the report: each renders part of a :class:`Reanalysis` (never computes).
 
-Every function here has the signature ``(context) -> SectionResult`` and is registered in
-:data:`imr_bayes.pipeline.SECTIONS`. They call the public API of the analysis modules and
-never print. Participant rows never leave this module: only counts and summaries do.
+Every function here has the signature ``(reanalysis) -> SectionView`` and is registered in
+:data:`SECTIONS`. They read the typed results of the run's stages
+(:mod:`imr_bayes.stages`), turn them into tables, figures and sentences, and never fit,
+refit or sample. Participant rows never reach a section: only counts, summaries and fits.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
 from imr_bayes import outcomes as outcome_registry
-from imr_bayes.constants import ARMS, TIME_LABELS, TIMES
-from imr_bayes.pipeline import FULL_SAMPLING
-from imr_bayes.provenance import data_sha256, file_sha256, package_versions
+from imr_bayes.provenance import file_sha256, package_versions
 
 if TYPE_CHECKING:
-    from imr_bayes.pipeline import Figure, RunContext, SectionResult
+    from imr_bayes.reanalysis import Reanalysis
 
 
-def _result(**kwargs) -> SectionResult:
-    from imr_bayes.pipeline import SectionResult
+@dataclass(frozen=True)
+class Figure:
+    """A rendered figure: PNG bytes, the caption shown under it, and an optional group.
 
-    return SectionResult(**kwargs)
+    Consecutive figures of one non-empty ``group`` are folded together in the page under the
+    group's title (e.g. the diagnostic plots of one fit).
+    """
+
+    name: str
+    caption: str
+    png: bytes
+    group: str = ""
 
 
-def provenance(ctx: RunContext) -> SectionResult:
-    """Report the data source with its SHA-256, spec hashes, seed, sampler and versions."""
-    settings = ctx.settings
+@dataclass
+class SectionView:
+    """What one section shows.
+
+    Attributes
+    ----------
+    status : {"ok", "warning", "failed", "unavailable"}
+        The status of the stage it renders (``ok`` for sections of published numbers).
+    message : str
+        One line explaining a status other than ``ok``.
+    tables : dict of str to DataFrame
+        Tables shown and written as CSV, keyed by a file-safe name.
+    figures : list of Figure
+    text : list of str
+        Short paragraphs shown above the tables.
+    summary : dict
+        Machine-readable key results copied into ``summary.json``.
+    files : dict of str to callable
+        Extra outputs: relative path -> function writing that file (e.g. netCDF posteriors).
+    csv_only : tuple of str
+        Names of ``tables`` written as CSV and linked but not shown (numbers behind figures).
+    """
+
+    status: str = "ok"
+    message: str = ""
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    figures: list[Figure] = field(default_factory=list)
+    text: list[str] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, Callable[[Path], None]] = field(default_factory=dict)
+    csv_only: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Section:
+    """One entry of the section registry.
+
+    Attributes
+    ----------
+    key : str
+        Anchor, file-name prefix and ``summary.json`` key.
+    title : str
+        Heading in the report.
+    render : str
+        ``"module:function"`` of ``(reanalysis) -> SectionView``.
+    stage : str or None
+        The stage whose result it shows (its status is the section's); None for sections
+        of the published numbers and of the run's metadata.
+    source : {"published", "data", "run"}
+        What the numbers come from: the paper's printed numbers, the data the run used
+        (synthetic twin or the user's file), or the run itself.
+    """
+
+    key: str
+    title: str
+    render: str
+    stage: str | None = None
+    source: Literal["published", "data", "run"] = "data"
+
+
+_M = "imr_bayes.report.sections"
+#: The report's sections, in page order.
+SECTIONS: tuple[Section, ...] = (
+    Section("provenance", "Provenance", f"{_M}:provenance", None, "run"),
+    Section("data", "Data summary", f"{_M}:data_summary", "data"),
+    Section("published", "Published results", f"{_M}:published_tables", None, "published"),
+    Section("audit", "Audit of the published tables", f"{_M}:audit", "audit", "published"),
+    Section("summary_level", "Summary-level reanalysis of the published numbers",
+            f"{_M}:summary_level", "summary_level", "published"),
+    Section("frequentist", "Frequentist replication", f"{_M}:frequentist", "frequentist"),
+    Section("fits", "Bayesian fits and diagnostics", f"{_M}:bayesian_fits", "fits"),
+    Section("forest", "Posterior intervals beside the published CIs", f"{_M}:forest", "fits"),
+    Section("sensitivity", "Prior sensitivity of the Bayesian fits",
+            f"{_M}:prior_sensitivity", "prior_sensitivity"),
+    Section("ppc", "Posterior predictive checks of the published statistics", f"{_M}:ppc",
+            "ppc"),
+    Section("missing_data", "Missing-data sensitivity: delta adjustment and tipping points",
+            f"{_M}:missing_data", "missing_data"),
+    Section("comparison", "Posterior versus frequentist versus published",
+            f"{_M}:comparison", "comparison"),
+    Section("multiplicity", "Multiplicity: partial pooling across outcomes versus BH",
+            f"{_M}:multiplicity", "multiplicity", "published"),
+    Section("barg", "Bayesian Analysis Reporting Guidelines (Kruschke 2021) checklist",
+            f"{_M}:barg_checklist", None, "run"),
+)
+
+
+def _png(name: str, caption: str, fig, group: str = "") -> Figure:
+    from imr_bayes.report.figures import to_png
+
+    return Figure(name=name, caption=caption, png=to_png(fig), group=group)
+
+
+def _label(code: str) -> str:
+    """Abbreviation of an outcome code, or the code itself for non-registry outcomes."""
+    o = outcome_registry.OUTCOMES.get(code)
+    return o.abbreviation if o is not None else code
+
+
+def _missing(r: Reanalysis, key: str) -> SectionView | None:
+    """Return a view for a stage that did not produce a value, or None if it did."""
+    res = r.stages.get(key)
+    if res is None:
+        return SectionView(status="unavailable", message="not run")
+    if res.value is None:
+        return SectionView(status=res.status, message=res.message)
+    return None
+
+
+def _status(r: Reanalysis, key: str) -> dict[str, str]:
+    res = r.stages[key]
+    return {"status": res.status, "message": res.message}
+
+
+# --------------------------------------------------------------------------- run metadata
+def provenance(r: Reanalysis) -> SectionView:
+    """Render data source with its SHA-256, spec hashes, seed, sampler and versions."""
+    settings = r.settings
     rows: list[dict[str, str]] = []
     if settings.data_path is not None:
         rows.append({"item": "data source", "value": f"user file {settings.data_path.name}"})
@@ -36,69 +161,45 @@ def provenance(ctx: RunContext) -> SectionResult:
     else:
         rows.append({"item": "data source",
                      "value": "synthetic twin (imr_bayes.data.default_twin)"})
-    if "data" in ctx.store:
-        rows.append({"item": "data content SHA-256", "value": data_sha256(ctx.data)})
+    rows.append({"item": "data content SHA-256", "value": r.data_hash})
     rows.append({"item": "seed", "value": str(settings.seed)})
-    sampling = settings.sampling
-    rows.append({
-        "item": "sampler",
-        "value": f"{sampling['chains']} chains x {sampling['draws']} draws "
-                 f"(+{sampling['tune']} tuning)" + (" [--quick]" if settings.quick else ""),
-    })
+    s = settings.sampling
+    rows.append({"item": "sampler",
+                 "value": f"{s['chains']} chains x {s['draws']} draws (+{s['tune']} tuning)"
+                          + (" [--quick]" if settings.quick else "")})
     rows.append({"item": "outcomes", "value": ", ".join(settings.outcomes)})
-    spec_hashes = ctx.store.get("spec_hashes", {})
-    for label, digest in sorted(spec_hashes.items()):
+    hashes = {a: str(f.idata.attrs.get("spec_hash", "")) for (a, _), f in r.fits.items()}
+    for label, digest in sorted(hashes.items()):
         rows.append({"item": f"spec SHA-256 ({label})", "value": digest})
     versions = package_versions()
     table = pd.DataFrame(rows)
-    version_table = pd.DataFrame({"package": list(versions), "version": list(versions.values())})
-    return _result(
-        tables={"provenance": table, "versions": version_table},
-        summary={"items": {r["item"]: r["value"] for r in rows}, "versions": versions},
-    )
+    return SectionView(
+        tables={"provenance": table,
+                "versions": pd.DataFrame({"package": list(versions),
+                                          "version": list(versions.values())})},
+        summary={"items": {x["item"]: x["value"] for x in rows}, "versions": versions})
 
 
-def data_summary(ctx: RunContext) -> SectionResult:
-    """Count observations per arm x time and missingness per outcome (no participant rows)."""
-    df = ctx.data
-    participants = df.groupby("arm", observed=True)["participant_id"].nunique()
-    text = [
-        "Participants: " + ", ".join(
-            f"{arm.upper()} {int(participants.get(arm, 0))}" for arm in ARMS
-        ) + f" (rows: {len(df)}, one per participant and measurement)."
-    ]
-    counts = []
-    for code in ctx.settings.outcomes:
-        if code not in df.columns:
-            continue
-        for arm in ARMS:
-            for t in TIMES:
-                cell = df[(df["arm"] == arm) & (df["time"] == t)][code]
-                counts.append({
-                    "outcome": code, "arm": arm, "time": t, "time_label": TIME_LABELS[t],
-                    "n_rows": len(cell), "n_observed": int(cell.notna().sum()),
-                    "pct_missing": round(100 * float(cell.isna().mean()), 1) if len(cell) else None,
-                })
-    table = pd.DataFrame(counts)
-    wide = table.pivot_table(index="outcome", columns=["arm", "time"], values="n_observed",
-                             sort=False)
-    wide.columns = [f"{arm}_t{t}" for arm, t in wide.columns]
-    wide = wide.reset_index()
-    missing = (table.groupby("outcome", sort=False)
-               .apply(lambda g: round(100 * (1 - g["n_observed"].sum() / g["n_rows"].sum()), 1),
-                      include_groups=False)
-               .rename("pct_missing_overall").reset_index())
-    wide = wide.merge(missing, on="outcome")
-    return _result(
-        tables={"observed_counts": wide, "counts_long": table},
-        text=text,
-        summary={"participants": {a: int(participants.get(a, 0)) for a in ARMS},
-                 "rows": len(df)},
-    )
+def barg_checklist(r: Reanalysis) -> SectionView:
+    """Render the Kruschke (2021) BARG items, each with the report section that covers it."""
+    from imr_bayes.report.barg import checklist
+
+    statuses = {}
+    for sec in SECTIONS:
+        if sec.stage is not None and sec.stage in r.stages:
+            statuses[sec.key] = r.stages[sec.stage].status
+        elif sec.stage is None:
+            statuses[sec.key] = "ok"
+    table = checklist(statuses)
+    covered = int((table["status"] == "covered").sum())
+    return SectionView(tables={"barg": table},
+                       text=[f"{covered} of {len(table)} items covered by this report."],
+                       summary={"covered": covered, "items": len(table)})
 
 
-def published_tables(ctx: RunContext) -> SectionResult:
-    """Return the published fixed effects and marginal means (Tables 2, 3, 6, 7)."""
+# ------------------------------------------------------------------------ published numbers
+def published_tables(r: Reanalysis) -> SectionView:
+    """Render the published fixed effects and marginal means (Tables 2, 3, 6, 7)."""
     from imr_bayes import published
 
     tables = {}
@@ -107,43 +208,182 @@ def published_tables(ctx: RunContext) -> SectionResult:
         tables[f"marginal_means_{sample}"] = published.marginal_means(sample)
     itt = tables["fixed_effects_itt"]
     cxt = itt[itt["term"] == "condition_x_time"]
-    return _result(
+    return SectionView(
         tables=tables,
         text=[f"Condition x time effects in the paper's final ITT models: "
-              f"{int(cxt['in_final_model'].sum())} of {len(cxt)} outcomes."],
-    )
+              f"{int(cxt['in_final_model'].sum())} of {len(cxt)} outcomes."])
 
 
-def audit(ctx: RunContext) -> SectionResult:
-    """Run the internal-consistency audit of the published tables."""
-    from imr_bayes import audit as audit_mod
-
-    flags = audit_mod.audit_published()
-    return _result(
-        tables={"audit": flags},
-        text=[f"{len(flags)} cell(s) flagged by the consistency checks."],
-        summary={"n_flags": len(flags)},
-    )
+def audit(r: Reanalysis) -> SectionView:
+    """Render the internal-consistency audit of the published tables."""
+    if (v := _missing(r, "audit")) is not None:
+        return v
+    flags = r.value("audit")
+    return SectionView(**_status(r, "audit"), tables={"audit": flags},
+                       text=[f"{len(flags)} cell(s) flagged by the consistency checks."],
+                       summary={"n_flags": len(flags)})
 
 
-def barg_checklist(ctx: RunContext) -> SectionResult:
-    """List the Kruschke (2021) BARG items, each with the report section that covers it."""
-    from imr_bayes.report.barg import checklist
+def summary_level(r: Reanalysis) -> SectionView:
+    """Every printed estimate under the prior grid; heat maps of P(benefit)."""
+    import numpy as np
 
-    table = checklist({key: res.status for key, res in ctx.results.items()})
-    covered = int((table["status"] == "covered").sum())
-    return _result(
-        tables={"barg": table},
-        text=[f"{covered} of {len(table)} items covered by this report."],
-        summary={"covered": covered, "items": len(table)},
-    )
+    from imr_bayes import summary_level as sl
+
+    if (v := _missing(r, "summary_level")) is not None:
+        return v
+    full = r.value("summary_level")
+    keys = ["source", "sample", "outcome", "estimand", "term", "estimate", "ci_low", "ci_high",
+            "p_published"]
+    main = full[full["estimand"].isin(["condition_x_time", "odds_ratio"])]
+    wide = main.pivot_table(index=keys[:5], columns="prior", values="p_benefit", sort=False,
+                            dropna=False)
+    wide.columns = [f"p_benefit_{c}" for c in wide.columns]
+    wide = wide.reset_index()
+    ref = main[main["prior"] == "reference"].set_index(keys[:5])[
+        ["estimate", "ci_low", "ci_high", "p_published", "p_clinically_important", "agreement"]
+    ].rename(columns={"p_clinically_important": "p_clin_important_reference",
+                      "agreement": "agreement_reference"})
+    table = wide.merge(ref.reset_index(), on=keys[:5]).drop(columns=["source", "estimand"])
+    figures = []
+    first = main[(main["estimand"] == "condition_x_time") & (main["sample"] == "itt")
+                 & (main["outcome"] == outcome_registry.PRIMARY)]
+    odds = main[main["estimand"] == "odds_ratio"]
+    for label, sub in (("primary", first), ("hospitalization_or", odds)):
+        if sub.empty:
+            continue
+        est = sub.iloc[0]
+        delta = abs(float(est["planned_effect"]))
+        means = np.linspace(-2 * delta, 2 * delta, 41)
+        sds = np.geomspace(delta / 4, 4 * delta, 30)
+        what = ("hospitalization odds ratio (log scale)" if est["ratio"]
+                else f"{_label(est['outcome'])} condition x time, ITT")
+        fig = sl.plot_sensitivity(
+            float(est["estimate"]), float(est["ci_low"]), float(est["ci_high"]),
+            prior_means=means, prior_sds=sds, ratio=bool(est["ratio"]),
+            benefit=est["benefit"], title=f"P(benefit): {what}")
+        figures.append(_png(
+            f"sensitivity_{label}",
+            f"Prior sensitivity of P(benefit) for the {what}: normal priors over a grid of "
+            f"means (x) and SDs (y, planned effect {delta:.3g} on this scale); contours at "
+            "0.5, 0.9 and 0.975.", fig))
+    summary = {}
+    ref_primary = first[first["prior"] == "reference"]
+    ref_or = odds[odds["prior"] == "reference"]
+    if not ref_primary.empty:
+        summary["primary_itt_p_gt_0_reference"] = float(ref_primary["p_gt_0"].iloc[0])
+    if not ref_or.empty:
+        summary["hospitalization_p_or_lt_1_reference"] = float(1 - ref_or["p_gt_0"].iloc[0])
+    return SectionView(
+        **_status(r, "summary_level"),
+        tables={"p_benefit_by_prior": table, "all_estimates": full}, figures=figures,
+        text=[f"{full[keys[:5]].drop_duplicates().shape[0]} printed estimates x "
+              f"{full['prior'].nunique()} priors ({', '.join(dict.fromkeys(full['prior']))}); "
+              "normal likelihood from each estimate and its 95 % CI (log scale for the odds "
+              "ratio). The table shows the condition x time effects and the hospitalization "
+              "odds ratio; all estimates are in the CSV."],
+        summary=summary)
 
 
-def _png_figure(name: str, caption: str, fig, group: str = "") -> Figure:
-    from imr_bayes.pipeline import Figure
-    from imr_bayes.report.figures import to_png
+def multiplicity(r: Reanalysis) -> SectionView:
+    """Partial pooling of the published effects beside Benjamini-Hochberg."""
+    from imr_bayes.report.figures import plot_forest
 
-    return Figure(name=name, caption=caption, png=to_png(fig), group=group)
+    if (v := _missing(r, "multiplicity")) is not None:
+        return v
+    m = r.value("multiplicity")
+    tables, figures = {}, []
+    for name, result in m.pooled.items():
+        tables[f"{name}_pooled"] = result.table
+        tables[f"{name}_hyper"] = result.hyper
+        if name in m.versus_bh:
+            tables[f"{name}_versus_bh"] = m.versus_bh[name]
+        figures.append(_png(
+            f"pooling_{name}",
+            f"Partial pooling across outcomes ({name.replace('_', ' ')}): unpooled estimate "
+            "+/- 1.96 SE beside the partially pooled posterior 95 % ETI, standardized, "
+            "positive favours IMR.",
+            plot_forest(_pooling_plot_data(result.table), title=name.replace("_", " "))))
+    return SectionView(
+        **_status(r, "multiplicity"), tables=tables, figures=figures,
+        text=["Hierarchical model of the standardized effects across outcomes (Gelman, Hill & "
+              "Yajima 2012): theta_k ~ N(mu, tau); see docs/multiplicity.md. The BH tables set "
+              "the pooled conclusion beside the Benjamini-Hochberg-adjusted frequentist one."])
+
+
+def _pooling_plot_data(table: pd.DataFrame) -> pd.DataFrame:
+    """Unpooled (estimate +/- 1.96 SE) and pooled (posterior 95 % ETI) rows for plot_forest."""
+    from scipy import stats
+
+    from imr_bayes.constants import CI_LEVEL
+
+    z = float(stats.norm.ppf(0.5 + CI_LEVEL / 2))
+    labels = [_label(o) for o in table["outcome"]]
+    unpooled = pd.DataFrame({
+        "outcome": table["outcome"], "label": labels, "source": "unpooled",
+        "estimate": table["benefit_d"], "low": table["benefit_d"] - z * table["se_d"],
+        "high": table["benefit_d"] + z * table["se_d"]})
+    pooled = pd.DataFrame({
+        "outcome": table["outcome"], "label": labels, "source": "partially pooled",
+        "estimate": table["post_mean"], "low": table["eti95_low"],
+        "high": table["eti95_high"]})
+    return pd.concat([unpooled, pooled], ignore_index=True)
+
+
+# ------------------------------------------------------------------------------ the data
+def data_summary(r: Reanalysis) -> SectionView:
+    """Observations per arm x time and missingness per outcome (counts only)."""
+    from imr_bayes.constants import ARMS
+
+    if (v := _missing(r, "data")) is not None:
+        return v
+    d = r.value("data")
+    table = d["counts"]
+    text = ["Participants: " + ", ".join(f"{arm.upper()} {d['participants'][arm]}"
+                                         for arm in ARMS)
+            + f" (rows: {d['rows']}, one per participant and measurement)."]
+    tables = {}
+    if len(table):
+        wide = table.pivot_table(index="outcome", columns=["arm", "time"],
+                                 values="n_observed", sort=False)
+        wide.columns = [f"{arm}_t{t}" for arm, t in wide.columns]
+        missing = (table.groupby("outcome", sort=False)
+                   .apply(lambda g: round(100 * (1 - g["n_observed"].sum()
+                                                 / g["n_rows"].sum()), 1),
+                          include_groups=False)
+                   .rename("pct_missing_overall").reset_index())
+        tables = {"observed_counts": wide.reset_index().merge(missing, on="outcome"),
+                  "counts_long": table}
+    return SectionView(tables=tables, text=text,
+                       summary={"participants": d["participants"], "rows": d["rows"]})
+
+
+def frequentist(r: Reanalysis) -> SectionView:
+    """Render the frequentist replication beside the paper."""
+    if (v := _missing(r, "frequentist")) is not None:
+        return v
+    f = r.value("frequentist")
+    res = f.results
+    tables: dict[str, pd.DataFrame] = {}
+    for sample, rep in res.replications.items():
+        tables[f"fixed_effects_{sample}"] = rep.fixed_effects
+        tables[f"marginal_means_{sample}"] = rep.marginal_means
+        if len(rep.multiplicity):
+            tables[f"benjamini_hochberg_{sample}"] = rep.multiplicity
+    for outcome, fid in res.fidelity.items():
+        tables[f"fidelity_{outcome}"] = fid.coefficients
+    if res.hospitalization is not None:
+        tables["hospitalization_odds_ratio"] = res.hospitalization.odds_ratio
+        tables["length_of_stay"] = res.hospitalization.length_of_stay
+    tables["versus_published"] = f.versus
+    return SectionView(
+        **_status(r, "frequentist"), tables=tables,
+        text=["Linear mixed models as in the paper (random participant intercept; final "
+              "models by stepwise AIC on these data; REML estimates with model-based SEs and "
+              "Satterthwaite df as SPSS prints them). Versus published: each reproduced "
+              "number beside the printed one."],
+        summary={"n_participants": {s: int(rep.n_participants)
+                                    for s, rep in res.replications.items()}})
 
 
 def diagnostic_variables(idata) -> list[str]:
@@ -179,559 +419,223 @@ def posterior_writer(idata):
     return write
 
 
-def _label(code: str) -> str:
-    """Abbreviation of an outcome code, or the code itself for non-registry outcomes."""
-    return outcome_registry.OUTCOMES[code].abbreviation if code in outcome_registry.OUTCOMES \
-        else code
-
-
-def _fit_row(analysis: str, outcome: str, fit, seconds: float) -> dict[str, object]:
-    diag = fit.diagnostics
-    table = diag.table
-    bfmi = [float(b) for b in diag.bfmi] if diag.bfmi is not None else []
-    return {
-        "analysis": analysis,
-        "outcome": outcome,
-        "status": "passed" if diag.passed else "FAILED diagnostics",
-        "r_hat_max": float(table["r_hat"].max()),
-        "ess_bulk_min": float(table["ess_bulk"].min()),
-        "ess_tail_min": float(table["ess_tail"].min()),
-        "divergences": int(diag.divergences),
-        "bfmi_min": min(bfmi) if bfmi else float("nan"),
-        "problems": "; ".join(diag.problems),
-        "seconds": round(seconds, 1),
-        "spec_sha256": str(fit.idata.attrs.get("spec_hash", ""))[:16],
-    }
-
-
-def bayesian_fits(ctx: RunContext) -> SectionResult:
-    """Fit every selected analysis x outcome; tabulate diagnostics and draw ArviZ figures.
-
-    A fit that raises or fails its diagnostics is marked in the table and the section's
-    status; the other fits go on. Fits are kept in ``ctx.store["fits"]`` for later sections.
-    """
-    import time as _time
-
-    import imr_bayes
-    from imr_bayes.pipeline import ProgressEvent, plan_fits
+def bayesian_fits(r: Reanalysis) -> SectionView:
+    """Diagnostics of every fit; ArviZ figures for the primary outcome and failed fits."""
     from imr_bayes.report.figures import diagnostic_figures
 
-    settings = ctx.settings
-    data = ctx.data
-    sampling = settings.sampling
-    jobs = plan_fits(settings)
-    fits: dict[tuple[str, str], object] = {}
-    rows, param_tables, figures, files = [], [], [], {}
-    spec_hashes: dict[str, str] = {}
-    ctx.progress(ProgressEvent("plan", "models", total=len(jobs)))
-    for analysis, outcome in jobs:
-        ctx.progress(ProgressEvent("start", "models", label=f"{analysis}/{outcome}"))
-        t0 = _time.perf_counter()
-        try:
-            fit = imr_bayes.fit(data, outcome=outcome, analysis=analysis, seed=settings.seed,
-                                **sampling)
-        except Exception as exc:  # noqa: BLE001 - marked in the report, the run goes on
-            first = (str(exc).splitlines() or [""])[0]
-            rows.append({"analysis": analysis, "outcome": outcome,
-                         "status": f"ERROR: {type(exc).__name__}: {first}",
-                         "seconds": round(_time.perf_counter() - t0, 1)})
-            ctx.progress(ProgressEvent("advance", "models"))
+    if (v := _missing(r, "fits")) is not None:
+        return v
+    fits = r.value("fits")
+    table = fits.diagnostics()
+    params, figures, files = [], [], {}
+    for rec in fits.records:
+        if rec.fit is None:
             continue
-        seconds = _time.perf_counter() - t0
-        outcome = str(fit.outcome)  # a single-model analysis names its own outcome
-        fits[(analysis, outcome)] = fit
-        rows.append(_fit_row(analysis, outcome, fit, seconds))
-        spec_hashes[analysis] = str(fit.idata.attrs.get("spec_hash", ""))
-        params = fit.diagnostics.table.copy()
-        if "parameter" not in params.columns:
-            params = params.rename_axis("parameter").reset_index()
-        params.insert(0, "outcome", outcome)
-        params.insert(0, "analysis", analysis)
-        param_tables.append(params)
-        files[f"posteriors/{analysis}__{outcome}.nc"] = posterior_writer(fit.idata)
-        ctx.progress(ProgressEvent("advance", "models"))
-        if fit.diagnostics.passed and outcome != outcome_registry.PRIMARY and \
-                outcome in outcome_registry.CODES:
+        fit = rec.fit
+        p = fit.diagnostics.table.copy()
+        if "parameter" not in p.columns:
+            p = p.rename_axis("parameter").reset_index()
+        p.insert(0, "outcome", rec.outcome)
+        p.insert(0, "analysis", rec.analysis)
+        params.append(p)
+        files[f"posteriors/{rec.analysis}__{rec.outcome}.nc"] = posterior_writer(fit.idata)
+        if fit.diagnostics.passed and rec.outcome != outcome_registry.PRIMARY and \
+                rec.outcome in outcome_registry.CODES:
             continue  # figures: the primary outcome, single models and every failed fit
-        label = f"{analysis}, {_label(outcome)}"
+        label = f"{rec.analysis}, {_label(rec.outcome)}"
         verdict = "passed" if fit.diagnostics.passed else "FAILED its diagnostics"
         for kind, fig in diagnostic_figures(fit.idata, diagnostic_variables(fit.idata)).items():
-            figures.append(_png_figure(
-                f"{analysis}__{outcome}__{kind}",
+            figures.append(_png(
+                f"{rec.analysis}__{rec.outcome}__{kind}",
                 f"{kind.upper() if kind == 'ess' else kind.capitalize()} plot: {label} "
-                f"(fit {verdict})",
-                fig,
-                group=f"ArviZ diagnostic plots: {label} (fit {verdict})",
-            ))
-    ctx.progress(ProgressEvent("finish", "models"))
-    ctx.store["fits"] = fits
-    ctx.store["spec_hashes"] = spec_hashes
-    table = pd.DataFrame(rows)
-    n_error = int(table["status"].str.startswith("ERROR").sum()) if len(table) else 0
-    n_bad = int((table["status"] == "FAILED diagnostics").sum()) if len(table) else 0
+                f"(fit {verdict})", fig,
+                group=f"ArviZ diagnostic plots: {label} (fit {verdict})"))
     tables = {"diagnostics": table}
-    if param_tables:
-        tables["parameters"] = pd.concat(param_tables, ignore_index=True)
-    effects = [f.effects for f in fits.values()]
-    if effects:
-        tables["effects"] = pd.concat(effects, ignore_index=True)
-    status, message = "ok", ""
-    if not jobs:
-        status, message = "unavailable", "no Bayesian analysis is registered in this build"
-    elif n_error == len(jobs):
-        status, message = "failed", f"all {n_error} fits raised an error"
-    elif n_error or n_bad:
-        status = "warning"
-        parts = [f"{n} of {len(jobs)} fits {what}" for n, what in (
-            (n_error, "raised an error"),
-            (n_bad, "failed their diagnostics (R-hat, ESS, divergence or E-BFMI thresholds "
-                    "of the spec)")) if n]
-        message = "; ".join(parts)
-        if settings.quick:
-            message += "; --quick draws too few samples to meet the ESS thresholds"
-    text = [f"{len(fits)} fits: {sampling['chains']} chains x {sampling['draws']} draws after "
-            f"{sampling['tune']} tuning steps, seed {settings.seed}. Thresholds come from each "
-            "analysis spec (models/analyses). ArviZ rank, ESS and energy plots are drawn for "
-            "the primary outcome, the single-model analyses and every fit that failed its "
-            "diagnostics; the tables cover every fit and parameter."]
-    return _result(
-        status=status, message=message, tables=tables, figures=figures, text=text,
-        files=files,
-        summary={"fits": table.to_dict(orient="records"),
-                 "n_fits": len(jobs), "n_errors": n_error, "n_failed_diagnostics": n_bad},
-    )
+    if params:
+        tables["parameters"] = pd.concat(params, ignore_index=True)
+    estimates = [rec.fit.estimates.table for rec in fits.records if rec.fit is not None]
+    if estimates:
+        tables["estimates"] = pd.concat(estimates, ignore_index=True)
+    s = r.settings.sampling
+    n_fit = sum(rec.fit is not None for rec in fits.records)
+    n_bad = int((table["status"] == "FAILED diagnostics").sum()) if len(table) else 0
+    n_err = int(table["status"].str.startswith("ERROR").sum()) if len(table) else 0
+    return SectionView(
+        **_status(r, "fits"), tables=tables, figures=figures, files=files,
+        text=[f"{n_fit} fits: {s['chains']} chains x {s['draws']} draws after {s['tune']} "
+              f"tuning steps, seed {r.settings.seed}. Thresholds come from each analysis "
+              "spec (models/analyses). ArviZ rank, ESS and energy plots are drawn for the "
+              "primary outcome, the single-model analyses and every fit that failed its "
+              "diagnostics; the tables cover every fit and parameter."],
+        summary={"fits": table.to_dict(orient="records"), "n_fits": len(table),
+                 "n_errors": n_err, "n_failed_diagnostics": n_bad})
 
 
-#: Standardized condition x time estimands a forest plot can show, by preference.
-FOREST_ESTIMANDS: tuple[str, ...] = (
-    "condition_x_time_d", "pp_condition_x_time_d", "cace_condition_x_time_d",
-)
+def _headline(fit):
+    """Return the first treatment estimand of a fit's spec without a time, on the outcome scale."""
+    for e in getattr(fit.spec, "estimands", ()):
+        if e.treatment and e.times is None and e.scale == "raw":
+            return e
+    return None
 
 
-def forest(ctx: RunContext) -> SectionResult:
-    """Draw posterior 95 % ETIs beside the published 95 % CIs, per analysis.
+def forest(r: Reanalysis) -> SectionView:
+    """Posterior 95 % ETIs beside the published 95 % CIs of each analysis' headline effect.
 
-    Analyses with a standardized condition x time effect (:data:`FOREST_ESTIMANDS`) are
-    drawn beside Table 6 (completers) or Table 2 (every other analysis); analyses without
-    one (categorical time, fidelity subgroups, hospitalization) are left out.
+    Per analysis: its first treatment estimand without a time (condition x time, the CACE,
+    a fidelity subgroup x 12 months, ...) for every outcome it was fitted to, beside the
+    printed counterpart that the spec names (where the paper's final model kept it).
     """
-    from imr_bayes import published
+    from imr_bayes.counterparts import published_estimates
     from imr_bayes.report.figures import forest_data, plot_forest
 
-    fits = ctx.store.get("fits", {})
-    if not fits:
-        return _result(status="unavailable", message="no Bayesian fit produced results")
-    effects = pd.concat([f.effects for f in fits.values()], ignore_index=True)
+    if (v := _missing(r, "fits")) is not None:
+        return v
+    by_analysis: dict[str, list] = {}
+    for (analysis, outcome), fit in r.fits.items():
+        if outcome in outcome_registry.OUTCOMES and _headline(fit) is not None:
+            by_analysis.setdefault(analysis, []).append(fit)
     figures, tables = [], {}
-    for analysis in dict.fromkeys(a for a, _ in fits):
-        own = effects[effects["analysis"] == analysis]
-        estimand = next((e for e in FOREST_ESTIMANDS if (own["estimand"] == e).any()), None)
-        if estimand is None:
-            continue
-        sample = "completers" if analysis == "completers" else "itt"
-        table_name = "Table 6" if sample == "completers" else "Table 2"
-        data = forest_data(own, published.fixed_effects(sample), estimand=estimand)
+    for analysis, fits in by_analysis.items():
+        head = _headline(fits[0])
+        rows = []
+        for fit in fits:
+            rows.append(fit.estimates.select(estimand=head.name).table)
+            rows.append(published_estimates(fit.spec, fit.outcome)
+                        .select(estimand=head.name).table)
+        data = forest_data(pd.concat(rows, ignore_index=True))
         tables[f"forest_{analysis}"] = data
-        figures.append(_png_figure(
+        refs = pd.concat(rows)["reference"].dropna()
+        printed = sorted({x for x in refs if str(x).startswith("Table")})
+        figures.append(_png(
             f"forest_{analysis}",
-            f"Condition x time, {analysis} ({estimand}): posterior mean and 95 % ETI (circles) "
-            f"beside the published B and 95 % CI ({table_name}, squares; only outcomes "
-            "whose final model kept the interaction), in pooled "
-            "baseline SDs per time step, positive favours IMR.",
-            plot_forest(data, title=analysis),
-        ))
-    return _result(tables=tables, figures=figures, csv_only=tuple(tables))
+            f"{head.name}, {analysis}: posterior mean and 95 % ETI (circles)"
+            + (f" beside the published estimate and 95 % CI ({', '.join(printed)}, squares; "
+               "only where the paper's final model kept the term)" if printed else "")
+            + ", in pooled baseline SDs, positive favours IMR.",
+            plot_forest(data, title=analysis,
+                        xlabel=f"{head.name} in pooled baseline SDs (positive favours IMR)")))
+    if not figures:
+        return SectionView(status="unavailable", message="no fit with a headline effect")
+    return SectionView(tables=tables, figures=figures, csv_only=tuple(tables))
 
 
-def summary_level(ctx: RunContext) -> SectionResult:
-    """Reanalyse every printed estimate under the prior grid; heat maps of P(benefit)."""
+def prior_sensitivity(r: Reanalysis) -> SectionView:
+    """Render the primary outcome's headline effect under every prior set (forest + table)."""
     import numpy as np
 
-    from imr_bayes import summary_level as sl
+    from imr_bayes.report.figures import plot_forest
 
-    full = sl.reanalyze_published()
-    keys = ["source", "sample", "outcome", "estimand", "term", "estimate", "ci_low", "ci_high",
-            "p_published"]
-    main = full[full["estimand"].isin(["condition_x_time", "odds_ratio"])]
-    wide = main.pivot_table(index=keys[:5], columns="prior", values="p_benefit", sort=False,
-                            dropna=False)
-    wide.columns = [f"p_benefit_{c}" for c in wide.columns]
-    wide = wide.reset_index()
-    ref = main[main["prior"] == "reference"].set_index(keys[:5])[
-        ["estimate", "ci_low", "ci_high", "p_published", "p_clinically_important", "agreement"]
-    ].rename(columns={"p_clinically_important": "p_clin_important_reference",
-                      "agreement": "agreement_reference"})
-    table = wide.merge(ref.reset_index(), on=keys[:5]).drop(columns=["source", "estimand"])
-    figures = []
-    first = main[(main["estimand"] == "condition_x_time") & (main["sample"] == "itt")
-                 & (main["outcome"] == outcome_registry.PRIMARY)]
-    odds = main[main["estimand"] == "odds_ratio"]
-    for label, sub in (("primary", first), ("hospitalization_or", odds)):
-        if sub.empty:
-            continue
-        est = sub.iloc[0]
-        delta = abs(float(est["planned_effect"]))
-        means = np.linspace(-2 * delta, 2 * delta, 41)
-        sds = np.geomspace(delta / 4, 4 * delta, 30)
-        what = ("hospitalization odds ratio (log scale)" if est["ratio"]
-                else f"{outcome_registry.get(est['outcome']).abbreviation} condition x time, ITT")
-        fig = sl.plot_sensitivity(
-            float(est["estimate"]), float(est["ci_low"]), float(est["ci_high"]),
-            prior_means=means, prior_sds=sds, ratio=bool(est["ratio"]),
-            benefit=est["benefit"], title=f"P(benefit): {what}",
-        )
-        figures.append(_png_figure(
-            f"sensitivity_{label}",
-            f"Prior sensitivity of P(benefit) for the {what}: normal priors over a grid of "
-            f"means (x) and SDs (y, planned effect {delta:.3g} on this scale); contours at "
-            "0.5, 0.9 and 0.975.",
-            fig,
-        ))
-    ref_primary = first[first["prior"] == "reference"]
-    ref_or = odds[odds["prior"] == "reference"]
-    summary = {}
-    if not ref_primary.empty:
-        summary["primary_itt_p_gt_0_reference"] = float(ref_primary["p_gt_0"].iloc[0])
-    if not ref_or.empty:
-        summary["hospitalization_p_or_lt_1_reference"] = float(1 - ref_or["p_gt_0"].iloc[0])
-    return _result(
-        tables={"p_benefit_by_prior": table, "all_estimates": full},
-        figures=figures,
-        text=[f"{full[keys[:5]].drop_duplicates().shape[0]} printed estimates x "
-              f"{full['prior'].nunique()} priors ({', '.join(dict.fromkeys(full['prior']))}); "
-              "normal likelihood from each estimate and its 95 % CI (log scale for the odds "
-              "ratio). The table shows the condition x time effects and the hospitalization "
-              "odds ratio; all estimates are in the CSV."],
-        summary=summary,
-    )
+    if (v := _missing(r, "prior_sensitivity")) is not None:
+        return v
+    ps = r.value("prior_sensitivity")
+    table = ps.table
+    sign = outcome_registry.get(ps.outcome).direction
+    plot = pd.DataFrame({
+        "outcome": ps.outcome, "label": table["prior_set"], "source": "posterior",
+        "estimate": sign * table["post_mean"],
+        "low": np.minimum(sign * table["ci_low"], sign * table["ci_high"]),
+        "high": np.maximum(sign * table["ci_low"], sign * table["ci_high"])})
+    fig = plot_forest(plot, title=f"{_label(ps.outcome)}, {ps.analysis}: headline effect by "
+                                  "prior set",
+                      xlabel="effect in baseline SDs (positive favours IMR)")
+    return SectionView(
+        **_status(r, "prior_sensitivity"), tables={"prior_sets": table},
+        figures=[_png("prior_sets", "Posterior mean and 95 % ETI of the standardized headline "
+                      "effect of the primary outcome under each prior set (models/priors).",
+                      fig)],
+        text=[f"Primary outcome ({ps.outcome}), analysis {ps.analysis}: the same model "
+              "refitted under each prior set. BF10 is the Savage-Dickey Bayes factor of the "
+              "effect against 0 (prior density / posterior density at 0)."],
+        summary={"prior_sets": table.to_dict(orient="records")})
 
 
-def frequentist(ctx: RunContext) -> SectionResult:
-    """Replicate every published frequentist analysis and set it beside the paper.
-
-    ITT and completer LMMs with the paper's stepwise AIC (Tables 2, 3, 6, 7) and
-    Benjamini-Hochberg, the fidelity analyses (Tables 4, 5) and the hospitalization odds
-    ratio and length-of-stay test. Results are kept in ``ctx.store["frequentist"]``.
-    """
-    from imr_bayes import frequentist as freq
-
-    outcomes = ctx.settings.outcomes
-    results: dict[str, object] = {}
-    tables: dict[str, pd.DataFrame] = {}
-    versus = []
-    for sample in ("itt", "completers"):
-        res = freq.replicate(ctx.data, sample=sample, outcomes=outcomes)
-        results[sample] = res
-        tables[f"fixed_effects_{sample}"] = res.fixed_effects
-        tables[f"marginal_means_{sample}"] = res.marginal_means
-        if len(res.multiplicity):
-            tables[f"benjamini_hochberg_{sample}"] = res.multiplicity
-        versus.append(freq.versus_published(res))
-    for outcome in ("imrs_client", "sers_sf"):
-        if outcome in outcomes:
-            fid = freq.fidelity_analysis(ctx.data, outcome=outcome)
-            results[f"fidelity_{outcome}"] = fid
-            tables[f"fidelity_{outcome}"] = fid.coefficients
-            versus.append(freq.versus_published(fid))
-    hosp = freq.hospitalization(ctx.data)
-    results["hospitalization"] = hosp
-    tables["hospitalization_odds_ratio"] = hosp.odds_ratio
-    tables["length_of_stay"] = hosp.length_of_stay
-    versus.append(freq.versus_published(hosp))
-    tables["versus_published"] = pd.concat(versus, ignore_index=True)
-    ctx.store["frequentist"] = results
-    problems = pd.concat([results[s].problems for s in ("itt", "completers")])
-    n_bad = problems["outcome"].nunique() if len(problems) else 0
-    return _result(
-        status="warning" if n_bad else "ok",
-        message=f"{n_bad} outcome(s) with a model fit status other than ok" if n_bad else "",
-        tables=tables,
-        text=["Linear mixed models as in the paper (random participant intercept; final "
-              "models by stepwise AIC on these data; REML estimates with model-based SEs and "
-              "Satterthwaite df as SPSS prints them). Versus published: each reproduced "
-              "number beside the printed one."],
-        summary={"n_participants": {s: int(results[s].n_participants)
-                                    for s in ("itt", "completers")}},
-    )
-
-
-def ppc(ctx: RunContext) -> SectionResult:
-    """Check the published statistics and the data against posterior predictive draws.
-
-    For every fit of an analysis with a published counterpart (Tables 2/3, 6/7): each
-    printed statistic against its posterior predictive distribution (same missingness), and
-    data-level checks per arm x time. Figures: the published-statistic percentiles per
-    analysis, and ArviZ predictive densities for the primary outcome.
-    """
+def ppc(r: Reanalysis) -> SectionView:
+    """Render published statistics and data against their posterior predictive distributions."""
     from imr_bayes import ppc as ppc_mod
 
-    fits = {k: f for k, f in ctx.store.get("fits", {}).items()
-            if ppc_mod.published_sample(f) is not None}
-    if not fits:
-        return _result(status="unavailable",
-                       message="no fit of an analysis with published Table 2/3 or 6/7 numbers")
-    draws = 200 if ctx.settings.quick else 1000
-    seed = ctx.settings.seed
-    checks, data_checks, figures = [], [], []
-    for (analysis, outcome), fit in fits.items():
-        table = ppc_mod.published_checks(fit, draws=draws, seed=seed)
-        table.insert(0, "analysis", analysis)
-        checks.append(table)
-        dc = ppc_mod.data_checks(fit, draws=draws, seed=seed)
-        dc.insert(0, "analysis", analysis)
-        data_checks.append(dc)
-        if outcome == outcome_registry.PRIMARY:
-            figures.append(_png_figure(
-                f"predictive_{analysis}__{outcome}",
-                f"Posterior predictive densities per arm x time ({analysis}, {_label(outcome)}) "
-                "against the observed data (ArviZ plot_ppc_dist).",
-                ppc_mod.plot_data_checks(fit, draws=100, seed=seed),
-            ))
-    table = pd.concat(checks, ignore_index=True)
-    for analysis, sub in table.groupby("analysis", sort=False):
-        figures.append(_png_figure(
+    if (v := _missing(r, "ppc")) is not None:
+        return v
+    p = r.value("ppc")
+    figures = []
+    for (analysis, outcome), tree in p.predictive.items():
+        figures.append(_png(
+            f"predictive_{analysis}__{outcome}",
+            f"Posterior predictive densities per arm x time ({analysis}, {_label(outcome)}) "
+            "against the observed data (ArviZ plot_ppc_dist).",
+            ppc_mod.plot_data_checks(tree)))
+    for analysis, sub in p.published_checks.groupby("analysis", sort=False):
+        figures.append(_png(
             f"published_checks_{analysis}",
             f"Percentile of every published statistic ({analysis}) in its posterior "
             "predictive distribution; band: central 95 %, red: flagged.",
-            ppc_mod.plot_published_checks(sub),
-        ))
+            ppc_mod.plot_published_checks(sub)))
+    table = p.published_checks
     n_flag = int(table["flagged"].astype(bool).sum())
-    return _result(
-        status="ok",
-        message="",
-        tables={"published_checks": table,
-                "data_checks": pd.concat(data_checks, ignore_index=True)},
-        figures=figures,
+    return SectionView(
+        **_status(r, "ppc"),
+        tables={"published_checks": table, "data_checks": p.data_checks}, figures=figures,
         text=[f"{n_flag} of {len(table)} published statistics fall outside the central 95 % "
               "of their posterior predictive distribution (flagged). Replicated data keep "
               "the observed missingness; see docs/ppc.md."],
-        summary={"n_checks": len(table), "n_flagged": n_flag},
-    )
+        summary={"n_checks": len(table), "n_flagged": n_flag})
 
 
-#: Columns of the per-outcome comparison table shown in the page (all columns go to CSV).
+def missing_data(r: Reanalysis) -> SectionView:
+    """Delta adjustment of every ITT fit with tipping points."""
+    from imr_bayes.sensitivity import plot_tipping_points
+
+    if (v := _missing(r, "missing_data")) is not None:
+        return v
+    m = r.value("missing_data")
+    return SectionView(
+        **_status(r, "missing_data"),
+        tables={"tipping_points": m.tipping, "delta_adjustment": m.delta},
+        figures=[_png(
+            "tipping_points",
+            "P(benefit) and the Rubin-pooled frequentist p of condition x time as the missing "
+            "IMR-arm follow-ups are shifted by delta pooled baseline SDs in the unfavourable "
+            "direction (MAR at delta = 0); tipping points marked.",
+            plot_tipping_points(m.delta))],
+        text=["Missing follow-ups are imputed from each ITT fit's posterior predictive and "
+              "shifted by delta (IMR arm only). The tipping point is the smallest delta at "
+              "which P(benefit) falls below 0.975, or the pooled p rises above 0.05. "
+              "Assumptions: docs/missing_data.md.", *m.tipping["sentence"].tolist()],
+        summary={"tipping_points": m.tipping[["outcome", "sentence"]].to_dict("records")})
+
+
+#: Columns of the per-analysis comparison tables shown in the page (all go to the CSV).
 COMPARISON_SHOWN: tuple[str, ...] = (
-    "outcome", "published_b", "published_ci_low", "published_ci_high", "published_p",
-    "frequentist_b", "post_mean", "eti95_low", "eti95_high", "p_direction", "p_benefit",
-    "p_rope", "bf10", "agreement", "multiplicity_conclusion",
+    "outcome", "estimand", "time", "published_estimate", "published_ci_low",
+    "published_ci_high", "published_p", "frequentist_estimate", "posterior_estimate",
+    "posterior_ci_low", "posterior_ci_high", "p_direction", "p_benefit", "p_rope", "bf10",
+    "agreement", "multiplicity_conclusion",
 )
 
 
 def _one_row_per_outcome(rows: pd.DataFrame) -> pd.DataFrame:
-    """Pick each outcome's headline effect: condition x time, else its first estimand."""
-    order = rows["estimand"].ne("condition_x_time")
-    head = (rows.assign(_o=order).sort_values("_o", kind="stable")
-            .drop_duplicates("outcome").drop(columns="_o"))
-    head = head.set_index("outcome").loc[list(dict.fromkeys(rows["outcome"]))].reset_index()
-    shown = [c for c in ("outcome", "estimand", "time", *COMPARISON_SHOWN[1:])
-             if c in head.columns]
-    return head[shown]
+    """Each outcome's headline row: its first treatment estimand without a time."""
+    head = rows[rows["time"].isna()].drop_duplicates("outcome")
+    rest = rows[~rows["outcome"].isin(head["outcome"])].drop_duplicates("outcome")
+    out = pd.concat([head, rest])
+    out = out.set_index("outcome").loc[list(dict.fromkeys(rows["outcome"]))].reset_index()
+    return out[[c for c in COMPARISON_SHOWN if c in out.columns]]
 
 
-def comparison(ctx: RunContext) -> SectionResult:
-    """Set posterior, reproduced frequentist and published condition x time side by side."""
-    from imr_bayes import published
-    from imr_bayes.comparison import compare
-
-    fits = [f for (_, o), f in ctx.store.get("fits", {}).items()
-            if o in outcome_registry.OUTCOMES]
-    if not fits:
-        return _result(status="unavailable", message="no Bayesian fit of a trial outcome")
-    pooling = dict(FULL_SAMPLING)  # cheap to sample (see multiplicity), so never --quick
-    table = compare(fits, ctx.store.get("frequentist"), published,
-                              pooling=pooling, seed=ctx.settings.seed)
+def comparison(r: Reanalysis) -> SectionView:
+    """Posterior, reproduced frequentist and published results side by side."""
+    if (v := _missing(r, "comparison")) is not None:
+        return v
+    table = r.comparison
     tables = {f"outcomes_{analysis}": _one_row_per_outcome(sub)
               for analysis, sub in table.groupby("analysis", sort=False)}
-    tables["comparison"] = table  # every estimand; folded in the page when long
-    counts = table[table["estimand"] == "condition_x_time"].groupby(
-        ["analysis", "agreement"], dropna=False).size()
-    return _result(
-        tables=tables,
-        text=["One table per analysis with one row per outcome: its condition x time effect "
-              "(or the analysis' first treatment effect where the model has no such term); "
-              "the CSV holds every estimand. Agreement classes, the ROPE and the "
-              "multiplicity columns are defined in docs/comparison.md."],
-        summary={"agreement": {f"{a}/{g}": int(n) for (a, g), n in counts.items()}},
-    )
-
-
-def missing_data(ctx: RunContext) -> SectionResult:
-    """Delta-adjustment (pattern-mixture) sensitivity of every ITT fit, with tipping points."""
-    from imr_bayes.sensitivity import delta_adjust, plot_tipping_points, tipping_points
-
-    fits = [f for (a, o), f in ctx.store.get("fits", {}).items()
-            if a == "itt" and o in outcome_registry.OUTCOMES]
-    if not fits:
-        return _result(status="unavailable", message="no ITT fit to adjust")
-    table = delta_adjust(fits, arms="imr", seed=ctx.settings.seed)
-    tips = tipping_points(table)
-    fig = plot_tipping_points(table)
-    return _result(
-        tables={"tipping_points": tips, "delta_adjustment": table},
-        figures=[_png_figure(
-            "tipping_points",
-            "P(benefit) and the Rubin-pooled frequentist p of condition x time as the missing "
-            "IMR-arm follow-ups are shifted by delta pooled baseline SDs in the unfavourable "
-            "direction (MAR at delta = 0); tipping points marked.", fig)],
-        text=["Missing follow-ups are imputed from each ITT fit's posterior predictive and "
-              "shifted by delta (IMR arm only). The tipping point is the smallest delta at "
-              "which P(benefit) falls below 0.975, or the pooled p rises above 0.05. "
-              "Assumptions: docs/missing_data.md.", *tips["sentence"].tolist()],
-        summary={"tipping_points": tips[["outcome", "sentence"]].to_dict("records")},
-    )
-
-
-#: The summary-level prior grid lives beside the prior sets but is not one.
-_NOT_PRIOR_SETS: frozenset[str] = frozenset({"summary_level"})
-
-
-def _describe_prior(prior: dict) -> str:
-    args = ", ".join(f"{k}={v:g}" for k, v in prior["kwargs"].items())
-    return f"{prior['dist']}({args})"
-
-
-def _std_slope(fit):
-    """Draws of the standardized condition x time coefficient (the priors' scale), or None."""
-    import numpy as np
-
-    post = fit.idata["posterior"]
-    if "beta_std" not in post.data_vars or "condition_x_time" not in post["term"].values:
-        return None
-    return np.asarray(post["beta_std"].sel(term="condition_x_time")).ravel()
-
-
-def prior_sensitivity(ctx: RunContext) -> SectionResult:
-    """Refit the primary outcome under every prior set; compare condition x time and BF10.
-
-    Uses the first selected analysis with a linear condition x time term. The default-prior
-    fit is reused from the fits section.
-    """
-    import numpy as np
-
-    import imr_bayes
-    from imr_bayes import indices, spec
-    from imr_bayes.pipeline import ProgressEvent
-    from imr_bayes.report.figures import plot_forest
-
-    fits = ctx.store.get("fits", {})
-    outcome = outcome_registry.PRIMARY
-    candidates = [(a, f) for (a, o), f in fits.items()
-                  if o == outcome and _std_slope(f) is not None]
-    if not candidates:
-        return _result(status="unavailable",
-                       message=f"needs a fit of {outcome} with a linear condition x time term")
-    analysis, base_fit = candidates[0]
-    direction = outcome_registry.get(outcome).direction
-    names = [n for n in spec.prior_set_names() if n not in _NOT_PRIOR_SETS]
-    default = spec.load_analysis(analysis).prior_set
-    ctx.progress(ProgressEvent("plan", "models", total=len(names)))
-    rows = []
-    for name in names:
-        ctx.progress(ProgressEvent("start", "models", label=f"{analysis}/{outcome}/{name}"))
-        fit = base_fit if name == default else imr_bayes.fit(
-            ctx.data, outcome=outcome, analysis=analysis, prior_set=name,
-            seed=ctx.settings.seed, **ctx.settings.sampling)
-        prior = spec.load_prior_set(name).priors["condition_x_time"].resolved(direction)
-        draws = _std_slope(fit)
-        low, high = indices.eti(draws)
-        rows.append({
-            "prior_set": name,
-            "prior_condition_x_time": _describe_prior(prior),
-            "post_mean": float(draws.mean()), "eti95_low": float(low), "eti95_high": float(high),
-            "p_benefit": float(indices.p_benefit(draws, direction)),
-            "bf10": float(indices.savage_dickey_bf10(draws, prior)),
-            "diagnostics": "passed" if fit.diagnostics.passed else "FAILED",
-        })
-        ctx.progress(ProgressEvent("advance", "models"))
-    ctx.progress(ProgressEvent("finish", "models"))
-    table = pd.DataFrame(rows)
-    sign = direction
-    plot = pd.DataFrame({
-        "outcome": outcome, "label": table["prior_set"], "source": "posterior",
-        "estimate": sign * table["post_mean"],
-        "low": np.minimum(sign * table["eti95_low"], sign * table["eti95_high"]),
-        "high": np.maximum(sign * table["eti95_low"], sign * table["eti95_high"]),
-    })
-    fig = plot_forest(plot, title=f"{outcome_registry.get(outcome).abbreviation}, {analysis}: "
-                                  "condition x time by prior set")
-    fig.axes[0].set_xlabel("condition x time per time step, in baseline SDs "
-                           "(positive favours IMR)")
-    failed = table[table["diagnostics"] != "passed"]
-    return _result(
-        status="warning" if len(failed) else "ok",
-        message=(f"{len(failed)} prior-set fit(s) failed diagnostics" if len(failed) else ""),
-        tables={"prior_sets": table},
-        figures=[_png_figure("prior_sets", "Posterior mean and 95 % ETI of the standardized "
-                             "condition x time effect of the primary outcome under each prior "
-                             "set (models/priors).", fig)],
-        text=[f"Primary outcome ({outcome}), analysis {analysis}: the same model refitted under "
-              f"each prior set. BF10 is the Savage-Dickey Bayes factor of condition x time "
-              "against 0 (prior density / posterior density at 0)."],
-        summary={"prior_sets": table.to_dict(orient="records")},
-    )
-
-
-def _pooling_plot_data(table: pd.DataFrame) -> pd.DataFrame:
-    """Unpooled (estimate +/- 1.96 SE) and pooled (posterior 95 % ETI) rows for plot_forest."""
-    from scipy import stats
-
-    from imr_bayes.constants import CI_LEVEL
-
-    z = float(stats.norm.ppf(0.5 + CI_LEVEL / 2))
-    labels = [outcome_registry.get(o).abbreviation for o in table["outcome"]]
-    unpooled = pd.DataFrame({
-        "outcome": table["outcome"], "label": labels, "source": "unpooled",
-        "estimate": table["benefit_d"], "low": table["benefit_d"] - z * table["se_d"],
-        "high": table["benefit_d"] + z * table["se_d"],
-    })
-    pooled = pd.DataFrame({
-        "outcome": table["outcome"], "label": labels, "source": "partially pooled",
-        "estimate": table["post_mean"], "low": table["eti95_low"], "high": table["eti95_high"],
-    })
-    return pd.concat([unpooled, pooled], ignore_index=True)
-
-
-def multiplicity(ctx: RunContext) -> SectionResult:
-    """Pool the standardized effects across outcomes partially; set them beside BH.
-
-    Pools the published 18-month IMR - CAU differences (Table 3, all 12 outcomes) and the
-    published condition x time coefficients (Table 2, BH family of all 12 outcomes). The
-    pooling of the Bayesian fits' effects is part of the comparison table (``compare``).
-    """
-    from imr_bayes import multiplicity as mult
-    from imr_bayes.report.figures import plot_forest
-
-    # The pooling model has 14 parameters: its sampling takes a second, so it always runs at
-    # the full settings (even with --quick); compiling it is what costs time.
-    run = {"seed": ctx.settings.seed, **FULL_SAMPLING}
-    tables, figures, problems = {}, [], []
-    inputs = {
-        "published_18m_difference": mult.published_effects("itt",
-                                                           estimand="followup_difference"),
-        "published_condition_x_time": mult.published_effects("itt"),
-    }
-    for name, effects in inputs.items():
-        result = mult.partial_pooling(effects, **run)
-        tables[f"{name}_pooled"] = result.table
-        tables[f"{name}_hyper"] = result.hyper
-        if "p" in effects.columns:
-            pvalues = effects.set_index("outcome")["p"]
-            tables[f"{name}_versus_bh"] = mult.compare_with_bh(
-                result, pvalues[result.table["outcome"]], family_size=len(effects))
-        if not result.diagnostics.passed:
-            problems.append(f"{name}: " + "; ".join(result.diagnostics.problems))
-        figures.append(_png_figure(
-            f"pooling_{name}",
-            f"Partial pooling across outcomes ({name.replace('_', ' ')}): unpooled estimate "
-            "+/- 1.96 SE beside the partially pooled posterior 95 % ETI, standardized, "
-            "positive favours IMR.",
-            plot_forest(_pooling_plot_data(result.table), title=name.replace("_", " ")),
-        ))
-    return _result(
-        status="warning" if problems else "ok",
-        message="pooling fit(s) failed diagnostics: " + " | ".join(problems) if problems else "",
-        tables=tables, figures=figures,
-        text=["Hierarchical model of the standardized effects across outcomes (Gelman, Hill & "
-              "Yajima 2012): theta_k ~ N(mu, tau); see docs/multiplicity.md. The BH tables set "
-              "the pooled conclusion beside the Benjamini-Hochberg-adjusted frequentist one."],
-    )
+    tables["comparison"] = table  # every treatment estimand; folded in the page when long
+    head = table[table["time"].isna()]
+    counts = head.groupby(["analysis", "agreement"], dropna=False).size()
+    return SectionView(
+        **_status(r, "comparison"), tables=tables,
+        text=["One table per analysis with one row per outcome: its headline treatment "
+              "effect (the first the analysis' spec declares); the CSV holds every treatment "
+              "estimand. Agreement classes, the ROPE and the multiplicity columns are defined "
+              "in docs/comparison.md."],
+        summary={"agreement": {f"{a}/{g}": int(n) for (a, g), n in counts.items()}})

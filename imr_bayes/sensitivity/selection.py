@@ -22,7 +22,6 @@ missingness is not modelled (MAR).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,12 +30,6 @@ import pandas as pd
 
 from imr_bayes.constants import ARMS, CI_LEVEL, DEFAULT_SEED
 from imr_bayes.errors import ImrBayesError
-
-#: Prior of the missingness intercepts (log-odds) and default SD of gamma's normal prior.
-ALPHA_PRIOR: tuple[float, float] = (-2.0, 1.5)
-GAMMA_SD: float = 1.0
-
-_COMPILED: dict[str, Any] = {}
 
 
 @dataclass(frozen=True)
@@ -72,19 +65,17 @@ def _panel_data(panel: Any, direction: int) -> dict[str, np.ndarray]:
     return data
 
 
-def build_model(panel: Any, spec: Any, priors: dict[str, dict[str, Any]], *,
-                gamma_sd: float = GAMMA_SD):
+def build_model(panel: Any, spec: Any, priors: dict[str, dict[str, Any]]):
     """Build the shared-parameter PyMC model on one ITT panel (see the module docstring).
 
     Parameters
     ----------
     panel : imr_bayes.bayes.itt.Panel
-    spec : AnalysisSpec
-        The ITT spec (terms, IMR-group effect, residual structure).
+    spec : LmmSpec
+        The base ITT spec (IMR-group effect, residual structure).
     priors : dict
-        Resolved priors of the outcome part (standardized scale).
-    gamma_sd : float
-        SD of the normal prior of ``gamma``.
+        Resolved priors of the outcome part (standardized scale) and of ``alpha`` and
+        ``gamma`` (normal).
 
     Returns
     -------
@@ -118,8 +109,8 @@ def build_model(panel: Any, spec: Any, priors: dict[str, dict[str, Any]], *,
         resid = data["z"] - mu - (sigma_part * v)[:, None]
         logp_y = pm.logp(pm.Normal.dist(0.0, resid_sd), resid)
         pm.Potential("loglik_y", (logp_y * data["mask"]).sum())
-        alpha = pm.Normal("alpha", ALPHA_PRIOR[0], ALPHA_PRIOR[1], dims=("arm", "follow_up"))
-        gamma = pm.Normal("gamma", 0.0, gamma_sd, dims="arm")
+        alpha = prior("alpha", priors["alpha"], dims=("arm", "follow_up"))
+        gamma = prior("gamma", priors["gamma"], dims="arm")
         eta = alpha[data["arm_idx"]] + (gamma[data["arm_idx"]] * data["direction"] * v)[:, None]
         logp_m = pm.logp(pm.Bernoulli.dist(logit_p=eta), data["missing_fu"])
         pm.Potential("loglik_missing", logp_m.sum())
@@ -138,7 +129,7 @@ def fit_informative_dropout(data: pd.DataFrame, *, outcome: str = "imrs_client",
                             mar_fit: Any = None, prior_set: str = "default",
                             seed: int = DEFAULT_SEED, draws: int = 1000, tune: int = 1000,
                             chains: int = 4, cores: int = 2, target_accept: float = 0.9,
-                            gamma_sd: float = GAMMA_SD) -> InformativeDropoutFit:
+                            gamma_sd: float | None = None) -> InformativeDropoutFit:
     """Fit the shared-parameter informative-dropout model and set it beside the MAR fit.
 
     Parameters
@@ -154,8 +145,9 @@ def fit_informative_dropout(data: pd.DataFrame, *, outcome: str = "imrs_client",
         Prior set of the outcome part (``models/priors``).
     seed, draws, tune, chains, cores, target_accept
         Sampler settings (nutpie; same seed, same draws).
-    gamma_sd : float
-        SD of the normal prior of ``gamma`` (log-odds per SD of the participant effect).
+    gamma_sd : float, optional
+        SD of the normal prior of ``gamma`` (log-odds per SD of the participant effect;
+        default: the spec's, ``models/methods/dropout.yaml``).
 
     Returns
     -------
@@ -170,37 +162,38 @@ def fit_informative_dropout(data: pd.DataFrame, *, outcome: str = "imrs_client",
     import xarray as xr
 
     import imr_bayes
-    from imr_bayes import outcomes
+    from imr_bayes import outcomes, registry
     from imr_bayes import spec as spec_mod
+    from imr_bayes.bayes import engine
     from imr_bayes.bayes.itt import make_panel, sd_parameters
-    from imr_bayes.bayes.sampling import compile_model, sample
     from imr_bayes.diagnostics import diagnose
-    from imr_bayes.provenance import data_sha256, package_versions
+    from imr_bayes.provenance import data_sha256
 
     direction = outcomes.get(outcome).direction
     for name, val, low in (("draws", draws, 1), ("tune", tune, 0), ("chains", chains, 1),
                            ("cores", cores, 1)):
         if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < low:
             raise ImrBayesError(f"{name} must be an integer >= {low}, got {val!r}")
-    if not (np.isfinite(gamma_sd) and gamma_sd > 0):
-        raise ImrBayesError(f"gamma_sd must be > 0, got {gamma_sd!r}")
+    method = spec_mod.load_spec("dropout", folder="methods").with_overrides(
+        draws=draws, tune=tune, chains=chains, cores=cores, target_accept=target_accept)
+    own = method.resolved_priors()
+    if gamma_sd is not None:
+        if not (np.isfinite(gamma_sd) and gamma_sd > 0):
+            raise ImrBayesError(f"gamma_sd must be > 0, got {gamma_sd!r}")
+        own["gamma"] = {"dist": "Normal", "kwargs": {"mu": 0.0, "sigma": float(gamma_sd)}}
     if mar_fit is not None and mar_fit.outcome != outcome:
         raise ImrBayesError(f"mar_fit is a fit of {mar_fit.outcome!r}, not {outcome!r}")
-    spec = spec_mod.load_analysis("itt")
-    panel = make_panel(data, outcome, spec)
+    spec = registry.get(method.base)
+    panel = make_panel(data, outcome, spec.terms)
     priors = spec_mod.priors_for(spec_mod.load_prior_set(prior_set),
                                  panel.terms + sd_parameters(spec), direction)
-    key = json.dumps({"terms": panel.terms, "groups": len(panel.groups),
-                      "participants": len(panel.participants), "priors": priors,
-                      "gamma_sd": gamma_sd, "by_arm": spec.residual_sd_by_arm,
-                      "random": spec.random.model_dump()}, sort_keys=True)
-    if key not in _COMPILED:
-        _COMPILED[key] = compile_model(build_model(panel, spec, priors, gamma_sd=gamma_sd),
-                                       backend="pyfunc")
-    compiled = _COMPILED[key].with_data(_panel_data(panel, direction))
-    raw = sample(compiled, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
-                 target_accept=target_accept)
-    post = raw["posterior"].to_dataset()
+    priors.update(own)
+    key = {"kind": "dropout", "terms": panel.terms, "groups": len(panel.groups),
+           "participants": len(panel.participants), "priors": priors,
+           "by_arm": spec.residual_sd_by_arm, "random": spec.random.model_dump()}
+    compiled = engine.compiled(key, lambda: build_model(panel, spec, priors),
+                               method.sampler).with_data(_panel_data(panel, direction))
+    post, stats = engine.sample(compiled, method.sampler, seed)
     s = panel.scale
     beta_std = xr.concat([post[f"beta_{t}"] for t in panel.terms], dim="term")
     beta_std = beta_std.assign_coords(term=list(panel.terms)).transpose("chain", "draw", "term")
@@ -214,17 +207,14 @@ def fit_informative_dropout(data: pd.DataFrame, *, outcome: str = "imrs_client",
     if "sigma_group" in post:
         ds["sigma_group"] = post["sigma_group"] * s
     posterior = xr.Dataset(ds)
-    stats = raw["sample_stats"].to_dataset()
-    stats = stats.drop_vars([v for v in stats.data_vars if stats[v].dtype == object])
     tree = xr.DataTree.from_dict({"posterior": posterior, "sample_stats": stats})
     tree.attrs.update({"analysis": "shared_parameter", "outcome": outcome,
-                       "data_hash": data_sha256(data), "seed": int(seed),
-                       "gamma_sd": float(gamma_sd), "prior_set": prior_set,
-                       "priors": json.dumps(priors, sort_keys=True),
-                       "versions": json.dumps(package_versions(), sort_keys=True)})
+                       **engine.provenance(method, seed=seed, data_hash=data_sha256(data),
+                                           priors=priors,
+                                           prior_set=spec_mod.load_prior_set(prior_set))})
     diagnostics = diagnose(tree, [v for v in ("beta", "sigma_participant", "sigma_group",
                                               "sigma_residual", "alpha", "gamma")
-                                  if v in posterior], spec.diagnostics)
+                                  if v in posterior], method.diagnostics)
     if mar_fit is None:
         mar_fit = imr_bayes.fit(data, outcome=outcome, analysis="itt", prior_set=prior_set,
                                 seed=seed, draws=draws, tune=tune, chains=chains, cores=cores)

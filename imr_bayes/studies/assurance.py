@@ -64,13 +64,12 @@ def prepare(*, settings: Mapping[str, Any], seed: int) -> pd.DataFrame:
     from imr_bayes.data import default_twin
 
     outcome = settings["outcome"]
-    panel = make_panel(default_twin(), outcome, fitting.itt_spec())
-    tree = fitting.sample_posterior(
+    panel = make_panel(default_twin(), outcome, fitting.itt_spec().terms)
+    post, _ = fitting.sample_posterior(
         panel.model_data(), seed=int(seed), draws=settings["design_draws"],
         tune=settings["design_tune"], chains=settings["design_chains"], outcome=outcome,
         prior_set=settings["prior_set"], backend=settings["backend"],
     )
-    post = tree["posterior"]
     columns = {t: post[f"beta_{t}"] for t in TERMS} | {s: post[s] for s in SDS}
     return pd.DataFrame({k: np.asarray(v.values, dtype=float).ravel()
                          for k, v in columns.items()})

@@ -29,7 +29,7 @@ from imr_bayes import outcomes
 from imr_bayes.constants import CI_LEVEL, N_IMR_GROUPS
 from imr_bayes.errors import StudyError
 from imr_bayes.outcomes import unknown_choice_message
-from imr_bayes.spec import AnalysisSpec, load_analysis, load_prior_set, priors_for
+from imr_bayes.spec import LmmSpec, SamplerSpec, load_analysis, load_prior_set, priors_for
 
 #: The estimand every study targets.
 ESTIMAND = "condition_x_time"
@@ -38,7 +38,7 @@ BACKENDS: tuple[str, ...] = ("numba", "pyfunc")
 _COMPILE_LOCK = threading.Lock()
 
 
-def itt_spec() -> AnalysisSpec:
+def itt_spec() -> LmmSpec:
     """Return the ITT analysis spec (``models/analyses/itt.yaml``)."""
     return load_analysis("itt")
 
@@ -91,15 +91,18 @@ def compiled_model(outcome: str = outcomes.PRIMARY, prior_set: str = "default",
         return _compile(outcome, prior_set, backend)
 
 
-@cache
 def _compile(outcome: str, prior_set: str, backend: str) -> Any:
+    from imr_bayes.bayes import engine
     from imr_bayes.bayes.itt import build_model, make_panel
-    from imr_bayes.bayes.sampling import compile_model
 
     spec = itt_spec()
-    panel = make_panel(_template(outcome), outcome, spec)
-    model = build_model(panel, spec, resolved_priors(outcome, prior_set), engine="marginal")
-    return compile_model(model, backend=backend)
+    panel = make_panel(_template(outcome), outcome, spec.terms)
+    priors = resolved_priors(outcome, prior_set)
+    key = {"kind": "lmm", "engine": "marginal", "terms": panel.terms,
+           "random": spec.random.model_dump(), "by_arm": spec.residual_sd_by_arm,
+           "groups": len(panel.groups), "priors": priors, "participants": None}
+    return engine.compiled(key, lambda: build_model(panel, spec, priors, engine="marginal"),
+                           SamplerSpec(backend=backend))
 
 
 @dataclass(frozen=True)
@@ -137,7 +140,7 @@ class EffectFit:
 def sample_posterior(data: dict[str, np.ndarray], *, seed: int, draws: int, tune: int,
                      chains: int, group_effect: bool = True, outcome: str = outcomes.PRIMARY,
                      prior_set: str = "default", backend: str = "numba") -> Any:
-    """Fit the ITT model to panel arrays with nutpie; return the sampled DataTree.
+    """Fit the ITT model to panel arrays with nutpie; return ``(posterior, sample_stats)``.
 
     Parameters
     ----------
@@ -152,21 +155,22 @@ def sample_posterior(data: dict[str, np.ndarray], *, seed: int, draws: int, tune
     outcome, prior_set, backend : str
         Which compiled model to use (see :func:`compiled_model`).
     """
-    from imr_bayes.bayes.sampling import sample
+    from imr_bayes.bayes import engine
 
     if not group_effect:
         data = {**data, "group_on": np.zeros_like(data["group_on"])}
     compiled = compiled_model(outcome, prior_set, backend).with_data(data)
-    return sample(compiled, draws=draws, tune=tune, chains=chains, cores=1, seed=seed)
+    sampler = SamplerSpec(draws=draws, tune=tune, chains=chains, cores=1, backend=backend)
+    return engine.sample(compiled, sampler, seed)
 
 
 def fit_effect(data: dict[str, np.ndarray], **options: Any) -> EffectFit:
     """Fit the ITT model (see :func:`sample_posterior`); return the condition x time posterior."""
     from arviz_stats.base import array_stats
 
-    tree = sample_posterior(data, **options)
-    x = np.asarray(tree["posterior"][f"beta_{ESTIMAND}"].values, dtype=float)
-    divergences = int(np.asarray(tree["sample_stats"]["diverging"].values).sum())
+    posterior, stats = sample_posterior(data, **options)
+    x = np.asarray(posterior[f"beta_{ESTIMAND}"].values, dtype=float)
+    divergences = int(np.asarray(stats["diverging"].values).sum())
     multi = x.shape[0] > 1
     return EffectFit(draws=x, divergences=divergences,
                      r_hat=float(array_stats.rhat(x)) if multi else float("nan"),
@@ -184,7 +188,7 @@ def design_panel(rng: np.random.Generator, outcome: str = outcomes.PRIMARY,
     from imr_bayes.data import simulate_twin
 
     twin = simulate_twin(seed=int(rng.integers(2**31 - 1)), mode="random", **twin_params)
-    return make_panel(twin, outcome, itt_spec())
+    return make_panel(twin, outcome, itt_spec().terms)
 
 
 def draw_prior(outcome: str, prior_set: str, rng: np.random.Generator) -> dict[str, float]:
