@@ -17,6 +17,7 @@ from imr_bayes.constants import ARMS, N_TEAMS, TIMES
 from imr_bayes.errors import DataValidationError
 from imr_bayes.outcomes import CODES, OUTCOMES
 from imr_bayes.paths import published_dir
+from imr_bayes.trial import facts as trial_facts
 
 #: Baseline characteristics coded as category strings (codes of ``table1_baseline.csv``).
 CATEGORICAL_COLUMNS: tuple[str, ...] = (
@@ -60,9 +61,9 @@ IMR_ONLY_COLUMNS: tuple[str, ...] = (
     "imr_group", "sessions_attended", "sessions_scheduled", "completer", "fidelity",
 )
 #: Share of scheduled sessions a completer attended at least (Methods, "completer").
-COMPLETER_SHARE: float = 0.5
+COMPLETER_SHARE: float = trial_facts().completion.completer_share
 #: Range of the IMR Fidelity Scale (13 items scored 1-5, group mean).
-FIDELITY_RANGE: tuple[float, float] = (1.0, 5.0)
+FIDELITY_RANGE: tuple[float, float] = trial_facts().fidelity.scale
 #: Plausible age range in years (inclusion criteria: 18-65 at baseline; margin for data entry).
 AGE_RANGE: tuple[float, float] = (16.0, 100.0)
 #: Length of stay in days within one year.
