@@ -66,6 +66,12 @@ class Randomization(_Frozen):
         return value
 
 
+class Eligibility(_Frozen):
+    """Inclusion criteria that bound a baseline characteristic."""
+
+    age: tuple[float, float]
+
+
 class Completion(_Frozen):
     """Who counts as a completer."""
 
@@ -143,6 +149,7 @@ class TrialFacts(_Frozen):
     times: tuple[Time, ...]
     treatment_ends_month: float
     randomization: Randomization
+    eligibility: Eligibility
     imr_groups: int = Field(gt=0)
     completion: Completion
     fidelity: Fidelity

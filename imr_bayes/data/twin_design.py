@@ -267,7 +267,8 @@ def baseline_characteristics(rng: np.random.Generator, arms: np.ndarray, exact: 
         c: np.empty(n_all, dtype=object) for c in (*CATEGORICAL_COLUMNS, *DIAGNOSIS_COLUMNS)
     }
     cols["age"] = np.full(n_all, np.nan)
-    for arm in ("imr", "cau"):
+    age_lo, age_hi = facts().eligibility.age
+    for arm in ARMS:
         idx = np.flatnonzero(arms == arm)
         n = len(idx)
         for col in (*CATEGORICAL_COLUMNS, *DIAGNOSIS_COLUMNS):
@@ -280,9 +281,9 @@ def baseline_characteristics(rng: np.random.Generator, arms: np.ndarray, exact: 
         cols["admissions"][idx] = _admissions(rng, t1[("admissions", arm)],
                                               cols["hospitalization_length"][idx], exact)
         _, _, mean, sd = t1[("age", arm)]
-        ages = np.clip(np.round(rng.normal(mean, sd, n)), 18, 65)
+        ages = np.clip(np.round(rng.normal(mean, sd, n)), age_lo, age_hi)
         if exact:
-            ages = _match(ages, np.full(n, 18), np.full(n, 65), rng, mean, sd, (1, 1))
+            ages = _match(ages, np.full(n, age_lo), np.full(n, age_hi), rng, mean, sd, (1, 1))
         cols["age"][idx] = ages
     out = pd.DataFrame(cols)
     for col in DIAGNOSIS_COLUMNS:
@@ -355,7 +356,7 @@ def hospitalizations(rng: np.random.Generator, arms: np.ndarray, admissions: np.
     los_a = np.where(after == 1, np.clip(np.round(
         rng.lognormal(math.log(params.los_median_after), params.los_sigma, n)), 1, 365), 0.0)
     if exact:
-        for arm in ("imr", "cau"):
+        for arm in ARMS:
             idx = np.flatnonzero(arms == arm)
             los_b[idx], los_a[idx] = _match_los(rng, los_b[idx], los_a[idx],
                                                 text(f"los_diff_{arm}_mean"),
