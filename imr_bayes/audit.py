@@ -30,6 +30,7 @@ from imr_bayes import published
 from imr_bayes.constants import CI_LEVEL, N_RANDOMIZED, TIME_LABELS
 from imr_bayes.errors import ImrBayesError
 from imr_bayes.outcomes import CODES, OUTCOMES, SECONDARY, unknown_choice_message
+from imr_bayes.trial import facts
 
 #: Columns of the audit table, one row per flagged cell.
 AUDIT_COLUMNS: tuple[str, ...] = (
@@ -54,7 +55,7 @@ _T_DIST = stats.t(DF_MIN)
 _TABLE_LABEL = {
     ("fixed", "itt"): "Table 2", ("fixed", "completers"): "Table 6",
     ("means", "itt"): "Table 3", ("means", "completers"): "Table 7",
-    ("fidelity", "imrs_client"): "Table 4", ("fidelity", "sers_sf"): "Table 5",
+    **{("fidelity", outcome): label for outcome, label in facts().fidelity.outcomes.items()},
 }
 
 
@@ -654,7 +655,7 @@ def _lookup(ref: str, fixed: Mapping[str, pd.DataFrame],
     if parts[0] == "text":
         return values.get(parts[1])
     frames = {"table2": fixed.get("itt"), "table6": fixed.get("completers"),
-              "table4": fidelity.get("imrs_client"), "table5": fidelity.get("sers_sf")}
+              **{table: fidelity.get(o) for o, table in published.FIDELITY_TABLE.items()}}
     frame = frames.get(parts[0])
     if frame is None:
         return None

@@ -21,13 +21,12 @@ from scipy import stats
 
 from imr_bayes import published
 from imr_bayes.atomic import atomic_dir
-from imr_bayes.constants import CI_LEVEL, DEFAULT_SEED
+from imr_bayes.constants import CI_LEVEL, DEFAULT_SEED, TIMES
 from imr_bayes.data import default_twin, simulate_twin
-from imr_bayes.data.twin_design import FIDELITY_MIN_SESSIONS, HIGH_FIDELITY
-from imr_bayes.data.twin_outcomes import FIDELITY_OUTCOMES
 from imr_bayes.data.twin_outcomes import calibration as variance_calibration
 from imr_bayes.errors import ImrBayesError
 from imr_bayes.outcomes import CODES, unknown_choice_message
+from imr_bayes.trial import facts
 
 SAMPLES: tuple[str, ...] = ("itt", "completers")
 #: Allowed relative deviation of the twin's mean SE from the published SE.
@@ -157,13 +156,14 @@ def calibrate(
 def _fidelity_differences(data: pd.DataFrame, outcomes: Sequence[str]) -> pd.DataFrame:
     """Observed mean of each fidelity subgroup minus the CAU mean, per outcome and time."""
     rows = []
+    rule = facts().fidelity
     engaged = data["sessions_attended"].astype("Float64").fillna(0).to_numpy(float) >= (
-        FIDELITY_MIN_SESSIONS)
-    high = data["fidelity"].to_numpy(float) >= HIGH_FIDELITY
+        rule.min_sessions)
+    high = data["fidelity"].to_numpy(float) >= rule.high_threshold
     cau = (data["arm"] == "cau").to_numpy(bool)
     groups = {"high": engaged & high, "moderate": engaged & ~high}
-    for code in (c for c in FIDELITY_OUTCOMES if c in outcomes):
-        for t in (0, 1, 2):
+    for code in (c for c in rule.outcomes if c in outcomes):
+        for t in TIMES:
             at = (data["time"] == t).to_numpy(bool)
             ref = data.loc[cau & at, code].mean()
             for cls, member in groups.items():

@@ -27,6 +27,7 @@ import pandas as pd
 from imr_bayes.errors import ImrBayesError, PublishedDataError
 from imr_bayes.outcomes import unknown_choice_message
 from imr_bayes.paths import published_dir
+from imr_bayes.trial import facts
 
 #: Table key -> file name under ``models/published``.
 FILES: dict[str, str] = {
@@ -43,7 +44,10 @@ FILES: dict[str, str] = {
 SAMPLES: tuple[str, ...] = ("itt", "completers")
 FIXED_EFFECT_TABLE: dict[str, str] = {"itt": "table2", "completers": "table6"}
 MARGINAL_MEANS_TABLE: dict[str, str] = {"itt": "table3", "completers": "table7"}
-FIDELITY_TABLE: dict[str, str] = {"imrs_client": "table4", "sers_sf": "table5"}
+#: Fidelity outcome -> its table key (trial facts ``fidelity.outcomes``: "Table 4" -> "table4").
+FIDELITY_TABLE: dict[str, str] = {
+    outcome: label.lower().replace(" ", "") for outcome, label in facts().fidelity.outcomes.items()
+}
 
 #: Fixed-effect terms of Tables 2 and 6, in the paper's order.
 TERMS: tuple[str, ...] = ("intercept", "time", "condition", "condition_x_time")

@@ -16,7 +16,14 @@ from functools import cache
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from imr_bayes.errors import SpecError
 from imr_bayes.paths import models_dir
@@ -43,11 +50,26 @@ class Time(_Frozen):
 
 
 class Randomization(_Frozen):
-    """Stratified block randomization."""
+    """Stratified block randomization; ``allocation``: places per block by arm code."""
 
     stratification_factor: str
     n_strata: int = Field(gt=0)
     block_size: int = Field(gt=0)
+    allocation: dict[str, int]
+
+    @field_validator("allocation")
+    @classmethod
+    def _fills_block(cls, value: dict[str, int], info) -> dict[str, int]:
+        size = info.data.get("block_size")
+        if size is not None and sum(value.values()) != size:
+            raise ValueError(f"allocation {value} does not fill a block of {size}")
+        return value
+
+
+class Eligibility(_Frozen):
+    """Inclusion criteria that bound a baseline characteristic."""
+
+    age: tuple[float, float]
 
 
 class Completion(_Frozen):
@@ -57,9 +79,10 @@ class Completion(_Frozen):
 
 
 class Fidelity(_Frozen):
-    """Fidelity scale, the high/moderate threshold and the outcomes with a fidelity table."""
+    """Fidelity scale and items, the high/moderate threshold, the outcomes with a table."""
 
     scale: tuple[float, float]
+    items: int = Field(gt=0)
     high_threshold: float
     min_sessions: int = Field(ge=0)
     outcomes: dict[str, str]
@@ -126,6 +149,7 @@ class TrialFacts(_Frozen):
     times: tuple[Time, ...]
     treatment_ends_month: float
     randomization: Randomization
+    eligibility: Eligibility
     imr_groups: int = Field(gt=0)
     completion: Completion
     fidelity: Fidelity
@@ -134,13 +158,28 @@ class TrialFacts(_Frozen):
     covariates: Covariates
     outcomes: dict[str, OutcomeFacts]
 
-    @field_validator("primary_outcome")
-    @classmethod
-    def _known_primary(cls, value: str, info) -> str:
-        outcomes = info.data.get("outcomes")
-        if outcomes is not None and value not in outcomes:
-            raise ValueError(f"primary outcome {value!r} is not one of the outcomes")
-        return value
+    @model_validator(mode="after")
+    def _cross_references(self) -> TrialFacts:
+        """Check that facts naming arms, outcomes or characteristics name known ones."""
+        arms = [a.code for a in self.arms]
+        problems = []
+        if self.primary_outcome not in self.outcomes:
+            problems.append(f"primary_outcome {self.primary_outcome!r} is not one of the "
+                            f"outcomes ({', '.join(self.outcomes)})")
+        problems += [f"fidelity.outcomes: {o!r} is not one of the outcomes"
+                     for o in self.fidelity.outcomes if o not in self.outcomes]
+        if sorted(self.randomization.allocation) != sorted(arms):
+            problems.append(f"randomization.allocation has arms "
+                            f"{sorted(self.randomization.allocation)}, expected {sorted(arms)}")
+        c = self.covariates
+        coded = [*c.numeric, *c.categorical, *c.indicators]
+        problems += [f"covariates: {name!r} is coded twice"
+                     for name in sorted({n for n in coded if coded.count(n) > 1})]
+        problems += [f"covariates.baseline_model: {name!r} is not numeric, categorical or an "
+                     f"indicator" for name in c.baseline_model if name not in coded]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
 
 @cache

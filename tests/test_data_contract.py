@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from imr_bayes import DataValidationError, ImrBayesError
+from imr_bayes import DataValidationError, ImrBayesError, SpecError
 from imr_bayes.data import CONTRACT_COLUMNS, load, save, validate
 from imr_bayes.outcomes import CODES
 
@@ -41,26 +41,28 @@ def test_contract_covers_every_outcome_and_the_published_columns():
     [
         ("missing_column.csv", ["missing column(s): team, ismi"]),
         ("unknown_column.csv", ["unknown column(s): notes"]),
-        ("wrong_type.csv", ["rows 4, 5, 6, column 'age': not a number ('sixty-five')",
-                            "rows 1, 2, 3, column 'sessions_attended': not a whole number"]),
-        ("unknown_arm.csv", ["rows 7, 8, 9, column 'arm': unknown arm label(s) 'control'"]),
-        ("duplicate_time.csv", ["rows 5, 10, columns 'participant_id', 'time': duplicate"]),
-        ("cau_with_imr_values.csv", ["rows 7, 8, 9, column 'imr_group': a CAU participant",
-                                     "rows 7, 8, 9, column 'sessions_attended': a CAU"]),
-        ("time_out_of_range.csv", ["row 6, column 'time': value(s) '3' outside {0, 1, 2}"]),
-        ("outcome_out_of_range.csv", ["row 2, column 'imrs_client': value(s) '5.5' outside the "
-                                      "IMRS client scale range 1 to 5",
-                                      "row 8, column 'asi': value(s) '-1.0' outside"]),
-        ("participant_value_changes.csv", ["rows 1, 2, 3, column 'age': participant-level value"
-                                           " changes"]),
-        ("no_baseline.csv", ["rows 7, 8, column 'time': participant(s) 'S3' without a baseline"]),
-        ("completer_inconsistent.csv", ["rows 4, 5, 6, column 'completer': inconsistent"]),
-        ("unknown_category.csv", ["rows 1, 2, 3, column 'sex': unknown category 'm'; valid: "
-                                  "male, female"]),
-        ("team_out_of_range.csv", ["rows 1, 2, 3, column 'team': value(s) '15' outside"]),
-        ("more_sessions_than_scheduled.csv", ["rows 1, 2, 3, columns 'sessions_attended', "
+        ("wrong_type.csv", ["column 'age': not a number ('sixty-five'); rows 4–6",
+                            "column 'sessions_attended': not a whole number ('48.5'); rows 1–3"]),
+        ("unknown_arm.csv", ["column 'arm': unknown arm label(s) 'control'; valid: imr, cau"]),
+        ("duplicate_time.csv", ["columns 'participant_id', 'time': duplicate participant x time "
+                                "('S2 @ time 1'); rows 5, 10"]),
+        ("cau_with_imr_values.csv", ["column 'imr_group': a CAU participant has a value",
+                                     "column 'sessions_attended': a CAU participant"]),
+        ("time_out_of_range.csv", ["column 'time': value(s) '3' outside {0, 1, 2}"]),
+        ("outcome_out_of_range.csv", ["column 'imrs_client': value(s) '5.5' outside the "
+                                      "IMRS client scale range 1 to 5; row 2",
+                                      "column 'asi': value(s) '-1.0' outside"]),
+        ("participant_value_changes.csv", ["column 'age': participant-level value changes"]),
+        ("no_baseline.csv", ["column 'time': participant(s) 'S3' without a baseline row (time 0)"
+                             "; rows 7, 8"]),
+        ("completer_inconsistent.csv", ["column 'completer': inconsistent"]),
+        ("unknown_category.csv", ["column 'sex': unknown category 'm'; valid: male, female; "
+                                  "rows 1–3"]),
+        ("team_out_of_range.csv", ["column 'team': value(s) '15' outside"]),
+        ("more_sessions_than_scheduled.csv", ["columns 'sessions_attended', "
                                               "'sessions_scheduled': more sessions attended"]),
-        ("missing_required_value.csv", ["row 2, column 'participant_id': missing value"]),
+        ("missing_required_value.csv", ["column 'participant_id': missing value (required); "
+                                        "row 2"]),
     ],
 )
 def test_each_rule_has_a_bad_file(name, expected):
@@ -70,24 +72,37 @@ def test_each_rule_has_a_bad_file(name, expected):
 
 
 def test_every_problem_is_listed_at_once():
-    problems = problems_of("several_problems.csv")
-    assert any("row 1, column 'arm': unknown arm label(s) 'IMR'" in p for p in problems)
-    assert any("row 6, column 'time': value(s) '7'" in p for p in problems)
-    assert any("rows 1, 2, 3, column 'arm': participant-level value changes" in p for p in problems)
-    assert any("row 9, column 'mhrm': value(s) '200.0' outside the MHRM scale range" in p
+    raw = pd.read_csv(FIXTURES / "several_problems.csv", dtype=str, keep_default_na=False)
+    with pytest.raises(DataValidationError, match=r"^4 problem\(s\) in the participant") as info:
+        validate(raw)
+    problems = info.value.problems
+    assert any(p.startswith("column 'arm': unknown arm label(s) 'IMR'") and p.endswith("; row 1")
                for p in problems)
-    with pytest.raises(DataValidationError, match=r"^4 problem\(s\) in the participant data"):
-        load(FIXTURES / "several_problems.csv")
+    assert any(p.startswith("column 'time': value(s) '7'") and p.endswith("; row 6")
+               for p in problems)
+    assert any(p.startswith("column 'arm': participant-level value changes")
+               and p.endswith("; rows 1–3") for p in problems)
+    assert any(p.startswith("column 'mhrm': value(s) '200.0' outside the MHRM scale range")
+               for p in problems)
+    # load() maps arm labels case-insensitively ('IMR' -> 'imr'), so two problems remain
+    assert len(problems_of("several_problems.csv")) == 2
 
 
 def test_column_map_renames_before_validation():
     mapping = {"id": "participant_id", "group": "arm", "IMRS_client": "imrs_client"}
     data = load(FIXTURES / "renamed_columns.csv", column_map=mapping)
     assert data.equals(load(FIXTURES / "valid.csv"))
-    with pytest.raises(DataValidationError, match="not a contract column"):
+    with pytest.raises(SpecError, match="'imrs' is not a contract column"):
         load(FIXTURES / "renamed_columns.csv", column_map={**mapping, "IMRS_client": "imrs"})
     with pytest.raises(DataValidationError, match="column 'nope' not in the file"):
         load(FIXTURES / "renamed_columns.csv", column_map={**mapping, "nope": "age"})
+    with pytest.raises(SpecError, match="'group' and 'arm2' both map to 'arm'"):
+        load(FIXTURES / "renamed_columns.csv", column_map={**mapping, "arm2": "arm"})
+
+
+def test_unmapped_columns_get_a_did_you_mean():
+    problems = problems_of("renamed_columns.csv")
+    assert "did you mean: 'IMRS_client' -> 'imrs_client' (rename with column_map)" in problems
 
 
 def test_file_errors_are_clear(tmp_path):

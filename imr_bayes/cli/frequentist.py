@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from imr_bayes.atomic import atomic_dir
     from imr_bayes.data import default_twin, load
     from imr_bayes.outcomes import CODES, get
+    from imr_bayes.trial import fidelity_outcomes
 
     outcomes = tuple(args.outcomes) if args.outcomes else CODES
     for code in outcomes:
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     frames["noncompletion_omnibus"] = nonc.omnibus
     frames["noncompletion_coefficients"] = nonc.coefficients
     frames["versus_published_noncompletion"] = F.versus_published(nonc)
-    for outcome in [o for o in ("imrs_client", "sers_sf") if o in outcomes]:
+    for outcome in [o for o in fidelity_outcomes() if o in outcomes]:
         fid = F.fidelity_analysis(data, outcome=outcome)
         frames[f"fidelity_{outcome}"] = fid.coefficients
         frames[f"fidelity_omnibus_{outcome}"] = fid.omnibus

@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "files, one per table and sample, each row with its table/row provenance "
             "(source) and any transcription note. Files: baseline.csv, "
             "fixed_effects_{itt,completers}.csv, marginal_means_{itt,completers}.csv, "
-            "fidelity_{imrs_client,sers_sf}.csv, text_results.csv."
+            "fidelity_<outcome>.csv (Tables 4 and 5), text_results.csv."
         ),
     )
     parser.add_argument("--out", type=Path, default=Path("reports") / "published",

@@ -19,22 +19,14 @@ import numpy as np
 import pandas as pd
 
 from imr_bayes import published
-from imr_bayes.constants import N_IMR_GROUPS, N_RANDOMIZED, N_TEAMS
+from imr_bayes.constants import ARMS, N_IMR_GROUPS, N_RANDOMIZED, N_TEAMS
 from imr_bayes.data.contract import CATEGORICAL_COLUMNS, DIAGNOSIS_COLUMNS
 from imr_bayes.data.twin_exact import climb_mean_sd, mean_sd_objective
 from imr_bayes.errors import ImrBayesError
 from imr_bayes.outcomes import unknown_choice_message
+from imr_bayes.trial import facts
 
 MODES: tuple[str, ...] = ("exact", "random")
-#: Block size of the permuted-block randomization and IMR places per block (3:2).
-BLOCK_SIZE: int = 5
-BLOCK_IMR: int = 3
-#: Granularity of the IMR Fidelity Scale: mean of 13 items scored 1-5.
-FIDELITY_ITEMS: int = 13
-#: Fidelity cut-off for "high" (Methods: >= 4.0 high, 3.0-4.0 moderate).
-HIGH_FIDELITY: float = 4.0
-#: Sessions attended for inclusion in the fidelity analysis (Results, Impact of Fidelity).
-FIDELITY_MIN_SESSIONS: int = 10
 #: Most sessions scheduled for one participant (weekly sessions over 18 months; assumed).
 MAX_SCHEDULED: int = 78
 
@@ -121,9 +113,12 @@ def randomize(rng: np.random.Generator, params: TwinParams) -> pd.DataFrame:
 
     Team sizes are drawn, participants are allocated in enrolment order within each team,
     and the whole allocation is redrawn until the arms have the published sizes
-    (116 IMR, 71 CAU), i.e. the twin conditions on the realized allocation.
+    (116 IMR, 71 CAU), i.e. the twin conditions on the realized allocation. Block size,
+    allocation and team count are the trial facts (``randomization``).
     """
     n = sum(N_RANDOMIZED.values())
+    design = facts().randomization
+    block = np.array([arm for arm in ARMS for _ in range(design.allocation[arm])])
     for _ in range(10_000):
         share = rng.dirichlet(np.full(N_TEAMS, params.team_concentration))
         sizes = rng.multinomial(n, share)
@@ -131,8 +126,7 @@ def randomize(rng: np.random.Generator, params: TwinParams) -> pd.DataFrame:
             continue
         teams, arms = [], []
         for team, size in enumerate(sizes, start=1):
-            n_blocks = math.ceil(size / BLOCK_SIZE)
-            block = np.array(["imr"] * BLOCK_IMR + ["cau"] * (BLOCK_SIZE - BLOCK_IMR))
+            n_blocks = math.ceil(size / design.block_size)
             seq = np.concatenate([rng.permutation(block) for _ in range(n_blocks)])[:size]
             teams.extend([team] * size)
             arms.extend(seq.tolist())
@@ -149,7 +143,7 @@ def fidelity_scores(rng: np.random.Generator, exact: bool) -> np.ndarray:
 
     Exact mode also matches the printed mean 3.94 and SD 0.29 over the 15 groups.
     """
-    items = FIDELITY_ITEMS
+    items = facts().fidelity.items
     hi_lo, hi_hi = (round(text(k) * items) for k in ("fidelity_high_min", "fidelity_high_max"))
     mo_lo, mo_hi = (round(text(k) * items) for k in ("fidelity_moderate_min",
                                                        "fidelity_moderate_max"))
@@ -185,6 +179,7 @@ def attendance(rng: np.random.Generator, exact: bool, params: TwinParams) -> pd.
     comp_mean, comp_sd = text("completers_sessions_mean"), text("completers_sessions_sd")
     all_mean, all_sd = text("attendance_sessions_mean"), text("attendance_sessions_sd")
     c_lo, c_hi = params.completer_session_bounds
+    min_sessions = facts().fidelity.min_sessions
     if exact:
         n_comp, n_mid = n_comp_pub, n_ge10_pub - n_comp_pub
     else:
@@ -193,20 +188,21 @@ def attendance(rng: np.random.Generator, exact: bool, params: TwinParams) -> pd.
     n_low = n - n_comp - n_mid
     comp = np.clip(np.round(rng.normal(comp_mean, comp_sd, n_comp)), c_lo, c_hi)
     # non-completers: mean 5.4 (SD 6.5) follows from the arm and completer moments
-    mid = rng.integers(FIDELITY_MIN_SESSIONS, 26, n_mid).astype(float)
-    low = np.minimum(np.floor(rng.exponential(2.7, n_low)), FIDELITY_MIN_SESSIONS - 1)
+    mid = rng.integers(min_sessions, 26, n_mid).astype(float)
+    low = np.minimum(np.floor(rng.exponential(2.7, n_low)), min_sessions - 1)
     if exact:
         comp = _match(comp, np.full(n_comp, c_lo), np.full(n_comp, c_hi), rng,
                       comp_mean, comp_sd, (2, 2))
         non = np.concatenate([mid, low])
-        lo = np.concatenate([np.full(n_mid, FIDELITY_MIN_SESSIONS), np.zeros(n_low)])
-        hi = np.concatenate([np.full(n_mid, 25), np.full(n_low, FIDELITY_MIN_SESSIONS - 1)])
+        lo = np.concatenate([np.full(n_mid, min_sessions), np.zeros(n_low)])
+        hi = np.concatenate([np.full(n_mid, 25), np.full(n_low, min_sessions - 1)])
         non = _match(non, lo, hi, rng, all_mean, all_sd, (2, 2), n_extra=n_comp,
                      s1_extra=float(comp.sum()), s2_extra=float((comp**2).sum()))
         mid, low = non[:n_mid], non[n_mid:]
     share_mean = text("completers_pct_scheduled_mean") / 100
     share_sd = text("completers_pct_scheduled_sd") / 100
-    share = np.clip(rng.normal(share_mean, share_sd, n_comp), 0.5, 1.0)
+    share = np.clip(rng.normal(share_mean, share_sd, n_comp),
+                    facts().completion.completer_share, 1.0)
     comp_sched = np.clip(np.round(comp / share), comp, np.minimum(2 * comp, MAX_SCHEDULED))
     non = np.concatenate([mid, low])
     non_sched = np.maximum(np.round(rng.normal(53, 5, len(non))), 2 * non + 1)
@@ -231,12 +227,13 @@ def assign_groups(rng: np.random.Generator, attended: np.ndarray, exact: bool
         Group labels ``G01``..``G15`` per participant and the 15 scores in label order.
     """
     scores = fidelity_scores(rng, exact)
+    rule = facts().fidelity
     labels = np.array([f"G{g:02d}" for g in range(1, N_IMR_GROUPS + 1)])
-    high = np.flatnonzero(scores >= HIGH_FIDELITY)
-    mod = np.flatnonzero(scores < HIGH_FIDELITY)
+    high = np.flatnonzero(scores >= rule.high_threshold)
+    mod = np.flatnonzero(scores < rule.high_threshold)
     group = rng.integers(0, N_IMR_GROUPS, len(attended))
     if exact:
-        engaged = rng.permutation(np.flatnonzero(attended >= FIDELITY_MIN_SESSIONS))
+        engaged = rng.permutation(np.flatnonzero(attended >= rule.min_sessions))
         n_high = int(text("fidelity_high_n"))
         for idx, pool in ((engaged[:n_high], high), (engaged[n_high:], mod)):
             group[idx] = rng.permutation(np.resize(rng.permutation(pool), len(idx)))
@@ -270,7 +267,8 @@ def baseline_characteristics(rng: np.random.Generator, arms: np.ndarray, exact: 
         c: np.empty(n_all, dtype=object) for c in (*CATEGORICAL_COLUMNS, *DIAGNOSIS_COLUMNS)
     }
     cols["age"] = np.full(n_all, np.nan)
-    for arm in ("imr", "cau"):
+    age_lo, age_hi = facts().eligibility.age
+    for arm in ARMS:
         idx = np.flatnonzero(arms == arm)
         n = len(idx)
         for col in (*CATEGORICAL_COLUMNS, *DIAGNOSIS_COLUMNS):
@@ -283,9 +281,9 @@ def baseline_characteristics(rng: np.random.Generator, arms: np.ndarray, exact: 
         cols["admissions"][idx] = _admissions(rng, t1[("admissions", arm)],
                                               cols["hospitalization_length"][idx], exact)
         _, _, mean, sd = t1[("age", arm)]
-        ages = np.clip(np.round(rng.normal(mean, sd, n)), 18, 65)
+        ages = np.clip(np.round(rng.normal(mean, sd, n)), age_lo, age_hi)
         if exact:
-            ages = _match(ages, np.full(n, 18), np.full(n, 65), rng, mean, sd, (1, 1))
+            ages = _match(ages, np.full(n, age_lo), np.full(n, age_hi), rng, mean, sd, (1, 1))
         cols["age"][idx] = ages
     out = pd.DataFrame(cols)
     for col in DIAGNOSIS_COLUMNS:
@@ -358,7 +356,7 @@ def hospitalizations(rng: np.random.Generator, arms: np.ndarray, admissions: np.
     los_a = np.where(after == 1, np.clip(np.round(
         rng.lognormal(math.log(params.los_median_after), params.los_sigma, n)), 1, 365), 0.0)
     if exact:
-        for arm in ("imr", "cau"):
+        for arm in ARMS:
             idx = np.flatnonzero(arms == arm)
             los_b[idx], los_a[idx] = _match_los(rng, los_b[idx], los_a[idx],
                                                 text(f"los_diff_{arm}_mean"),
@@ -403,13 +401,15 @@ def participants(rng: np.random.Generator, exact: bool, params: TwinParams) -> p
         people[col] = pd.array([pd.NA] * n, dtype="Int64")
         people.loc[imr, col] = att[col].to_numpy()
     comp = pd.array([pd.NA] * n, dtype="boolean")
-    comp[imr] = att["sessions_attended"].to_numpy() >= 0.5 * att["sessions_scheduled"].to_numpy()
+    share = facts().completion.completer_share
+    comp[imr] = att["sessions_attended"].to_numpy() >= share * att["sessions_scheduled"].to_numpy()
     people["completer"] = comp
     score_of = dict(zip([f"G{g:02d}" for g in range(1, N_IMR_GROUPS + 1)], scores, strict=True))
     people["fidelity"] = people["imr_group"].map(score_of).astype(float)
-    engaged = people["sessions_attended"].fillna(0).to_numpy() >= FIDELITY_MIN_SESSIONS
+    rule = facts().fidelity
+    engaged = people["sessions_attended"].fillna(0).to_numpy() >= rule.min_sessions
     people["fidelity_class"] = np.where(
-        engaged & (people["fidelity"].to_numpy() >= HIGH_FIDELITY), "high",
+        engaged & (people["fidelity"].to_numpy() >= rule.high_threshold), "high",
         np.where(engaged, "moderate", ""))
     chars = baseline_characteristics(rng, arms, exact)
     people = pd.concat([people, chars], axis=1)

@@ -35,14 +35,13 @@ from imr_bayes.constants import ARMS, CI_LEVEL, TIMES
 from imr_bayes.data.twin_design import TwinParams, text
 from imr_bayes.data.twin_exact import match_sum_on_grid, snap, target_units
 from imr_bayes.outcomes import CODES, OUTCOMES, PRIMARY, Outcome
+from imr_bayes.trial import fidelity_outcomes
 
 #: Published coefficients tried, in order, to calibrate the within-participant correlation.
 SE_SOURCES: tuple[tuple[str, str], ...] = (
     ("itt", "condition_x_time"), ("completers", "condition_x_time"), ("itt", "time"),
     ("itt", "condition"), ("itt", "intercept"),
 )
-#: Outcomes with published fidelity-subgroup coefficients (Tables 4 and 5).
-FIDELITY_OUTCOMES: tuple[str, ...] = ("imrs_client", "sers_sf")
 #: Subgroups whose observation counts are fixed: IMR completers, other IMR, CAU.
 SUBGROUPS: tuple[str, ...] = ("imr_c", "imr_n", "cau")
 _RHO_BOUNDS = (0.02, 0.95)
@@ -307,7 +306,7 @@ def _subset_targets(code: str, time: int) -> list[tuple[str, float]]:
     """Return the published differences (subgroup - arm mean) the IMR regressors produce."""
     m_imr = cell("itt", code, "imr", time)[1]
     out = [("completer", cell("completers", code, "imr", time)[1] - m_imr)]
-    if code in FIDELITY_OUTCOMES:
+    if code in fidelity_outcomes():
         fe = published.fidelity_effects(code).set_index("term")["b"]
         suffix = {0: None, 1: "post", 2: "followup"}[time]
         m_cau = cell("itt", code, "cau", time)[1]
@@ -325,7 +324,7 @@ def imr_shift(code: str, people: pd.DataFrame) -> np.ndarray:
     share = np.where(imr, att / np.where(imr, sch, 1.0), 0.0)
     cls = people["fidelity_class"].to_numpy()
     regs = [share]
-    if code in FIDELITY_OUTCOMES:
+    if code in fidelity_outcomes():
         regs += [(cls == "high").astype(float), (cls == "moderate").astype(float)]
     X = np.column_stack(regs)
     X[imr] -= X[imr].mean(axis=0)

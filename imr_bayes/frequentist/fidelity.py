@@ -26,11 +26,8 @@ from imr_bayes.frequentist.lmm import check_choice, require_columns
 from imr_bayes.frequentist.mixed import MixedFit, fit_mixed
 from imr_bayes.frequentist.replication import format_p
 from imr_bayes.outcomes import CODES
+from imr_bayes.trial import facts
 
-#: Minimum sessions attended to enter the fidelity analysis.
-MIN_SESSIONS: int = 10
-#: Group fidelity score at or above which fidelity is "high".
-HIGH_FIDELITY: float = 4.0
 #: Term names as in :data:`imr_bayes.published.FIDELITY_TERMS`.
 FIDELITY_TERMS: tuple[str, ...] = (
     "intercept", "high", "moderate", "followup", "post",
@@ -72,16 +69,18 @@ def fidelity_sample(data: pd.DataFrame) -> pd.DataFrame:
     """Select controls and IMR participants with >= 10 sessions in a scored group.
 
     Adds ``subgroup``: ``"control"``, ``"high"`` (group fidelity >= 4.0) or ``"moderate"``.
+    The session minimum and the threshold are the trial facts (``fidelity``).
     """
+    rule = facts().fidelity
     require_columns(data, ["participant_id", "arm", "time", "sessions_attended", "fidelity"])
     imr = (data["arm"] == "imr").to_numpy()
     sessions = pd.to_numeric(data["sessions_attended"], errors="coerce").to_numpy(float)
     fid = pd.to_numeric(data["fidelity"], errors="coerce").to_numpy(float)
-    eligible = imr & (sessions >= MIN_SESSIONS) & np.isfinite(fid)
+    eligible = imr & (sessions >= rule.min_sessions) & np.isfinite(fid)
     keep = ~imr | eligible
     out = data[keep].copy()
     out["subgroup"] = np.where(~imr[keep], "control",
-                               np.where(fid[keep] >= HIGH_FIDELITY, "high", "moderate"))
+                               np.where(fid[keep] >= rule.high_threshold, "high", "moderate"))
     return out
 
 

@@ -2,10 +2,11 @@
 
 Among IMR participants, completion (attended >= 50 % of scheduled sessions) is regressed
 on the 12 baseline characteristics of Table 1 by logistic regression; the omnibus
-likelihood-ratio chi-square tests all of them at once. Categorical characteristics enter
-as dummies with the most frequent category as reference; the ``"missing"`` category (e.g.
-income) is treated as a missing value, so those participants drop out (listwise, as
-SPSS's LOGISTIC REGRESSION does). The paper's 13 df cannot be reproduced from the Table 1
+likelihood-ratio chi-square tests all of them at once. The characteristics are coded by
+:mod:`imr_bayes.covariates` (the trial facts' coding): categorical ones enter as dummies
+with the most frequent category as reference; the ``"missing"`` category (e.g. income) is
+treated as a missing value, so those participants drop out (listwise, as SPSS's LOGISTIC
+REGRESSION does). The paper's 13 df cannot be reproduced from the Table 1
 categories (they give more dummies); the df here is whatever the data's categories give,
 and is reported.
 """
@@ -17,18 +18,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from imr_bayes.covariates import coded_columns
 from imr_bayes.frequentist.hospitalization import participants
 from imr_bayes.frequentist.lmm import require_columns
 from imr_bayes.frequentist.logistic import LogitFit, fit_logit
-
-#: The 12 baseline characteristics of Table 1 (data-contract names).
-CHARACTERISTICS: tuple[str, ...] = (
-    "age", "sex", "living_situation", "education", "native_country", "income", "onset",
-    "admissions", "hospitalization_length", "diagnosis_psychotic", "diagnosis_mood",
-    "diagnosis_personality",
-)
-_NUMERIC = ("age",)
-_MISSING_CODES = ("missing",)
+from imr_bayes.trial import facts
 
 
 @dataclass(frozen=True)
@@ -51,36 +45,28 @@ class NoncompletionResult:
 
 
 def _design(per: pd.DataFrame, characteristics: tuple[str, ...]) -> pd.DataFrame:
-    cols: dict[str, np.ndarray] = {"intercept": np.ones(len(per))}
-    for c in characteristics:
-        if c in _NUMERIC:
-            cols[c] = pd.to_numeric(per[c], errors="coerce").to_numpy(float)
-            continue
-        v = per[c].astype("string")
-        v = v.mask(v.isin(_MISSING_CODES))
-        levels = v.dropna().value_counts()
-        ref = sorted(levels.index[levels == levels.max()])[0] if len(levels) else None
-        for lev in sorted(levels.index):
-            if lev != ref:
-                cols[f"{c}[{lev}]"] = np.where(v.isna(), np.nan, (v == lev).astype(float))
-    return pd.DataFrame(cols, index=per.index)
+    cols = coded_columns(per, characteristics, missing="nan")
+    return pd.DataFrame({"intercept": np.ones(len(per)), **cols}, index=per.index)
 
 
 def noncompletion(data: pd.DataFrame, *,
-                  characteristics: tuple[str, ...] = CHARACTERISTICS) -> NoncompletionResult:
+                  characteristics: tuple[str, ...] | None = None) -> NoncompletionResult:
     """Test for selective non-completion among IMR participants.
 
     Parameters
     ----------
     data : DataFrame
         Contract data (``completer`` and the baseline characteristics).
-    characteristics : tuple of str
-        Predictors (default: the 12 of Table 1).
+    characteristics : tuple of str, optional
+        Predictors (default: the 12 baseline characteristics of Table 1, the trial facts'
+        ``covariates.baseline_model``).
 
     Returns
     -------
     NoncompletionResult
     """
+    if characteristics is None:
+        characteristics = facts().covariates.baseline_model
     require_columns(data, ["completer", *characteristics])
     per = participants(data)
     per = per[(per["arm"] == "imr").to_numpy() & per["completer"].notna().to_numpy()]

@@ -10,6 +10,7 @@ from imr_bayes.frequentist.fidelity import FidelityResult
 from imr_bayes.frequentist.hospitalization import HospitalizationResult
 from imr_bayes.frequentist.noncompletion import NoncompletionResult
 from imr_bayes.frequentist.replication import TABLES, Replication
+from imr_bayes.trial import facts
 
 VERSUS_COLUMNS: tuple[str, ...] = (
     "table", "outcome", "cell", "quantity", "published", "published_ci_low",
@@ -81,10 +82,11 @@ def _replication_rows(result: Replication) -> list[dict]:
 def _fidelity_rows(result: FidelityResult) -> list[dict]:
     from imr_bayes import published
 
-    table = {"imrs_client": "Table 4", "sers_sf": "Table 5"}.get(result.outcome)
+    tables = facts().fidelity.outcomes
+    table = tables.get(result.outcome)
     if table is None:
         raise ImrBayesError(
-            f"the paper reports the fidelity analysis only for imrs_client and sers_sf, "
+            f"the paper reports the fidelity analysis only for {' and '.join(tables)}, "
             f"not {result.outcome!r}")
     rows: list[dict] = []
     rep = result.coefficients.set_index("term")
