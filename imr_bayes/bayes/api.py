@@ -207,13 +207,9 @@ def validate_for(data: pd.DataFrame, spec: Any, outcome: str) -> pd.DataFrame:
     DataValidationError
         Naming each problem (missing column, value out of range, duplicate rows, ...).
     """
-    from imr_bayes.errors import DataValidationError
+    from imr_bayes.data import validate
 
-    # interim until the contract's subset validation lands (issue 16 item 1)
-    missing = [c for c in spec.columns(outcome) if c not in data.columns]
-    if missing:
-        raise DataValidationError([f"missing column {c!r}" for c in missing])
-    return data
+    return validate(data, required=spec.columns(outcome))
 
 
 def fit_formula(formula: str, data: pd.DataFrame, *, family: str = "gaussian",

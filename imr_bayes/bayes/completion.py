@@ -63,59 +63,6 @@ def completers_sample(data: pd.DataFrame) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------------- CACE
-def covariate_matrix(people: pd.DataFrame, covariates: tuple[str, ...]
-                     ) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Standardized baseline design of the compliance model (one row per participant).
-
-    Numeric characteristics are z-scored (missing -> 0, the mean); categorical ones become
-    dummies of every non-reference level (reference: the most frequent level; the
-    ``missing`` code counts as the reference), centred and scaled to unit SD. Columns that
-    are constant or duplicate an earlier column (e.g. admissions "none" and
-    hospitalization length "none") are dropped.
-
-    Raises
-    ------
-    DataValidationError
-        If a characteristic is not a column.
-    """
-    from imr_bayes.trial import facts
-
-    coding = facts().covariates
-    absent = [c for c in covariates if c not in people.columns]
-    if absent:
-        raise DataValidationError([f"missing column {c!r} (compliance covariate)"
-                                   for c in absent])
-    cols: dict[str, np.ndarray] = {}
-    for c in covariates:
-        if c in coding.numeric:
-            cols[c] = pd.to_numeric(people[c], errors="coerce").to_numpy(float)
-            continue
-        v = people[c].astype("string")
-        v = v.mask(v.isin(coding.missing_codes))
-        levels = v.dropna().value_counts()
-        if levels.empty:
-            continue
-        ref = sorted(levels.index[levels == levels.max()])[0]
-        for lev in sorted(levels.index):
-            if lev != ref:
-                cols[f"{c}[{lev}]"] = (v == lev).fillna(False).to_numpy(float)
-    names, out, seen = [], [], []
-    for name, x in cols.items():
-        x = x.copy()
-        x[~np.isfinite(x)] = np.nanmean(x) if np.isfinite(x).any() else 0.0
-        sd = x.std()
-        if not sd > 0:
-            continue
-        x = (x - x.mean()) / sd
-        if any(np.allclose(x, s) or np.allclose(x, -s) for s in seen):
-            continue
-        seen.append(x)
-        names.append(name)
-        out.append(x)
-    W = np.column_stack(out) if out else np.zeros((len(people), 0))
-    return W, tuple(names)
-
-
 @dataclasses.dataclass(frozen=True)
 class CacePanel:
     """ITT panel plus the compliance data of the CACE model.
@@ -152,6 +99,7 @@ def make_cace_panel(data: pd.DataFrame, outcome: str, covariates: tuple[str, ...
         Missing columns, or an IMR participant without a completer flag.
     """
     from imr_bayes.bayes.itt import make_panel
+    from imr_bayes.covariates import standardized_design
 
     if "completer" not in data.columns:
         raise DataValidationError(["missing column 'completer'"])
@@ -164,7 +112,7 @@ def make_cace_panel(data: pd.DataFrame, outcome: str, covariates: tuple[str, ...
     if flag[treated].isna().any():
         raise DataValidationError(["IMR participants with a missing 'completer' flag"])
     complier = np.where(treated, flag.fillna(False).to_numpy(bool), False).astype(float)
-    W, names = covariate_matrix(people, covariates)
+    W, names = standardized_design(people, covariates)
     return CacePanel(panel=panel, complier=complier, W=W, covariate_names=names)
 
 

@@ -1,7 +1,7 @@
 """Participant data: the contract every data set meets, importing team exports, the twin.
 
 Public API: :data:`CONTRACT_COLUMNS`, :func:`validate` (full contract, or only the columns a
-caller needs via ``required=``), :data:`REQUIRED_BY_KIND` and :func:`required_columns`,
+caller needs via ``required=``), :func:`required_columns`,
 :func:`load` (CSV, Parquet, SPSS ``.sav``; long or wide; code maps and missing codes),
 :func:`import_frame` (the same on a DataFrame), :class:`ImportSpec` (:func:`import_spec`,
 :func:`parse_import_spec`, :func:`read_import_spec`),
@@ -19,13 +19,12 @@ from imr_bayes.data.imports import (
     read_import_spec,
 )
 from imr_bayes.data.io import load, save
-from imr_bayes.data.requirements import REQUIRED_BY_KIND, required_columns
+from imr_bayes.data.requirements import required_columns
 from imr_bayes.data.twin import default_twin, simulate_twin
 from imr_bayes.data.twin_design import TwinParams
 
 __all__ = [
     "CONTRACT_COLUMNS",
-    "REQUIRED_BY_KIND",
     "ImportSpec",
     "TwinParams",
     "default_twin",
