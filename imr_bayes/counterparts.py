@@ -130,6 +130,8 @@ class _Tables:
         col = {"mean": ("mean", "ci_low", "ci_high"),
                "diff": ("diff", "diff_ci_low", "diff_ci_high"),
                "d": ("d", None, None)}[ref.statistic]
+        if col[0] not in mm.columns:
+            return []
         out = []
         for t in e.times or ():
             for arm in (("imr", "cau") if e.arms else ("imr",)):

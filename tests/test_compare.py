@@ -7,20 +7,21 @@ hand-written tables. One end-to-end test on real fits of the twin is in the slow
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
-from fixtures_ppc import tree
+import xarray as xr
 from scipy import stats
 
-from imr_bayes import comparison as compare_mod
-from imr_bayes.bayes.itt import make_panel
+from imr_bayes import outcomes, registry
 from imr_bayes.comparison import COLUMNS, compare, write_comparison
+from imr_bayes.counterparts import FrequentistResults
 from imr_bayes.data import default_twin
 from imr_bayes.errors import ImrBayesError
-from imr_bayes.spec import load_analysis
+from imr_bayes.estimates import Estimates
 
 N = 20_000
 #: outcome -> (posterior mean, posterior SD) of the standardized slope
@@ -34,33 +35,48 @@ EXPECTED = {"imrs_client": "both_detect", "cses": "frequentist_only",
             "sers_sf": "bayesian_only", "ismi": "opposite_sign", "bsi": "both_null"}
 
 
+def planted_fit(analysis: str, outcome: str, m: float, s: float, seed: int):
+    """A fit-shaped object: the spec, planted N(m, s) draws of the standardized slope.
+
+    The IMR - CAU differences follow from the slope alone (every other coefficient 0):
+    ``t * slope * pooled baseline SD`` at time t. The priors attr is the default set's.
+    """
+    spec = registry.get(analysis)
+    scale = outcomes.get(outcome).pooled_baseline_sd()
+    std = np.random.default_rng(seed).normal(m, s, N)
+    direction = outcomes.get(outcome).direction
+    items = [({"estimand": "condition_x_time", "sign": direction}, std * scale),
+             ({"estimand": "condition_x_time_d", "scale": "d", "sign": direction}, std)]
+    items += [({"estimand": "difference", "time": t, "sign": direction}, t * std * scale)
+              for t in (0, 1, 2)]
+    est = Estimates.from_draws({"analysis": analysis, "outcome": outcome}, items)
+    idata = xr.DataTree()
+    idata.attrs.update({"seed": 11, "priors": json.dumps(
+        {"condition_x_time": {"dist": "Normal", "kwargs": {"mu": 0, "sigma": 0.5}}})})
+    return SimpleNamespace(analysis=analysis, outcome=outcome, spec=spec, estimates=est,
+                           idata=idata)
+
+
 @pytest.fixture(scope="session")
 def fits():
-    twin = default_twin()
-    spec = load_analysis("itt")
-    out = []
-    for k, (outcome, (m, s)) in enumerate(PLANTED.items()):
-        panel = make_panel(twin, outcome, spec)
-        rng = np.random.default_rng(k)
-        beta = np.zeros((N, len(panel.terms)))
-        beta[:, panel.terms.index("condition_x_time")] = rng.normal(m, s, N)
-        idata = tree(panel, beta, np.full(N, 0.7), np.full(N, 0.6), seed=11)
-        out.append(SimpleNamespace(analysis="itt", outcome=outcome, idata=idata))
-    return out
+    return [planted_fit("itt", o, m, s, k) for k, (o, (m, s)) in enumerate(PLANTED.items())]
 
 
 @pytest.fixture(scope="session")
 def frequentist():
     effects = pd.DataFrame([{"outcome": o, "estimand": "condition_x_time", "estimate": b,
-                             "ci_low": lo, "ci_high": hi, "p": p}
+                             "ci_low": lo, "ci_high": hi, "p": p, "se": (hi - lo) / 3.92}
                             for o, (b, lo, hi, p) in FREQ.items()])
     means = pd.DataFrame([{"outcome": o, "arm": "imr", "time": t, "diff": 0.5,
                            "diff_ci_low": 0.1, "diff_ci_high": 0.9}
                           for o in FREQ for t in (0, 1, 2)])
     mult = pd.DataFrame({"outcome": ["cses", "sers_sf", "ismi", "bsi"],
                          "p_bh": [0.04, 0.6, 0.004, 0.6]})
-    return {"itt": SimpleNamespace(sample="itt", effects=effects, marginal_means=means,
-                                   multiplicity=mult)}
+    fixed = pd.DataFrame(columns=["outcome", "term", "b", "ci_low", "ci_high", "p", "se",
+                                  "in_final_model"])
+    rep = SimpleNamespace(sample="itt", effects=effects, marginal_means=means,
+                          multiplicity=mult, fixed_effects=fixed)
+    return FrequentistResults(replications={"itt": rep})
 
 
 @pytest.fixture(scope="session")
@@ -89,12 +105,12 @@ def test_agreement_classes_on_hand_built_inputs(table):
 def test_published_side_and_dropped_terms(table):
     # Table 2: IMRS client B 0.07 (0.0007, 0.15), p 0.048 -> significant
     r = _row(table, "imrs_client")
-    assert (r["published_b"], r["published_p"]) == (0.07, 0.048)
-    assert r["published_significant"] and r["published_table"] == "Table 2"
+    assert (r["published_estimate"], r["published_p"]) == (0.07, 0.048)
+    assert r["published_significant"] and r["published_reference"] == "Table 2"
     assert r["agreement_published"] == "both_detect"
     # ISMI: the paper's AIC step dropped condition x time -> no B, "not detected"
     r = _row(table, "ismi")
-    assert np.isnan(r["published_b"]) and pd.notna(r["published_significant"])
+    assert np.isnan(r["published_estimate"]) and pd.notna(r["published_significant"])
     assert not r["published_significant"]
     assert r["agreement_published"] == "bayesian_only"  # pd ~ 1 here
     r = _row(table, "bsi")
@@ -102,7 +118,7 @@ def test_published_side_and_dropped_terms(table):
     # Table 3 differences come with CIs only
     d = table[(table["outcome"] == "cses") & (table["estimand"] == "difference")
               & (table["time"] == 1)].iloc[0]
-    assert (d["published_b"], d["published_ci_low"], d["published_ci_high"]) == (
+    assert (d["published_estimate"], d["published_ci_low"], d["published_ci_high"]) == (
         15.10, 1.22, 28.98)
     assert np.isnan(d["published_p"]) and d["published_significant"]
 
@@ -112,7 +128,7 @@ def test_indices_match_closed_forms(table, fits):
     for fit in fits:
         m, s = PLANTED[fit.outcome]
         r = _row(table, fit.outcome)
-        scale = float(fit.idata["constant_data"]["scale"])
+        scale = outcomes.get(fit.outcome).pooled_baseline_sd()
         mc = 4 / np.sqrt(N)  # ~4 Monte Carlo SEs of a probability
         assert r["p_direction"] == pytest.approx(stats.norm.cdf(abs(m) / s), abs=mc)
         # ROPE: |d_18| = |2 slope| <= 0.1 SD, i.e. |slope| <= 0.05 SD
@@ -121,8 +137,9 @@ def test_indices_match_closed_forms(table, fits):
         assert r["rope_high"] == pytest.approx(0.05 * scale)
         p_imp = stats.norm.sf((0.1 - m) / s) + stats.norm.cdf((-0.1 - m) / s)
         assert r["p_abs_d_gt_0_2"] == pytest.approx(p_imp, abs=mc)
-        assert r["eti95_low"] == pytest.approx((m - 1.96 * s) * scale, abs=0.05 * s * scale)
-        assert r["post_mean_d"] == pytest.approx(2 * m, abs=4 * s / np.sqrt(N) * 2)
+        assert r["posterior_ci_low"] == pytest.approx((m - 1.96 * s) * scale,
+                                                      abs=0.05 * s * scale)
+        assert r["posterior_d"] == pytest.approx(2 * m, abs=4 * s / np.sqrt(N) * 2)
         if stats.norm.pdf(0, m, s) > 1e-3:  # Savage-Dickey against N(0, 0.5) (analytic)
             bf = stats.norm.pdf(0, 0, 0.5) / stats.norm.pdf(0, m, s)
             assert r["bf10"] == pytest.approx(bf, rel=0.05)
@@ -159,15 +176,15 @@ def test_write_comparison(table, tmp_path):
     assert not list((tmp_path / "out").glob("*.tmp*"))
 
 
-def test_estimand_names_are_generic(fits):
-    """A completers fit's estimands keep canonical names; fit_estimand has the pp_ prefix."""
-    view = SimpleNamespace(analysis="completers", outcome="sers_sf", idata=fits[2].idata)
-    effs = compare_mod.effect_draws(view)
-    cxt = next(e for e in effs if e.estimand == "condition_x_time")
-    assert cxt.fit_estimand == "pp_condition_x_time" and cxt.horizon == 2
-    out = compare([view], None, pooling=False)
+def test_the_spec_names_the_published_counterpart():
+    """A completers fit is compared with Table 6 through its spec, under the same names."""
+    m, s = PLANTED["sers_sf"]
+    out = compare([planted_fit("completers", "sers_sf", m, s, 2)], None, pooling=False)
     r = _row(out, "sers_sf")
-    assert r["published_table"] == "Table 6" and r["published_b"] == 3.64
+    assert r["analysis"] == "completers"
+    assert r["published_reference"] == "Table 6" and r["published_estimate"] == 3.64
+    d = out[(out["estimand"] == "difference") & (out["time"] == 2)].iloc[0]
+    assert d["published_reference"] == "Table 7" and d["published_estimate"] == 12.13
 
 
 def test_bad_input(fits):
@@ -183,17 +200,17 @@ def test_bad_input(fits):
 def test_comparison_on_real_fits_of_the_twin():
     """Done-when on a small scale: ITT and completer fits of two outcomes on the twin."""
     import imr_bayes
-    from imr_bayes import frequentist as F
+    from imr_bayes.counterparts import run_frequentist
 
     twin = default_twin()
     outs = ("imrs_client", "sers_sf")
     fits = [imr_bayes.fit(twin, outcome=o, analysis=a, draws=200, tune=200, chains=2)
             for a in ("itt", "completers") for o in outs]
-    freq = {s: F.replicate(twin, sample=s, outcomes=outs) for s in ("itt", "completers")}
+    freq = run_frequentist(twin, outs)
     out = compare(fits, freq, pooling={"draws": 300, "tune": 300, "chains": 2})
     cxt = out[out["estimand"] == "condition_x_time"]
     assert len(cxt) == 4 and cxt["agreement"].notna().all()
-    assert cxt["frequentist_b"].notna().all() and cxt["bf10"].gt(0).all()
+    assert cxt["frequentist_estimate"].notna().all() and cxt["bf10"].gt(0).all()
 
 
 def test_package_attribute_is_the_function_after_module_import(fits):
@@ -212,7 +229,7 @@ def test_cli_rejects_bad_arguments_before_fitting(capsys):
     assert "did you mean 'fidelity'" in capsys.readouterr().err.lower()
     assert main(["compare", "--outcomes", "imrs", "--out", "unused"]) == 2
     assert main(["compare", "--draws", "0", "--out", "unused"]) == 2
-    assert "--draws must be a positive integer" in capsys.readouterr().err
+    assert "draws must be a positive integer" in capsys.readouterr().err
 
 
 @pytest.mark.slow

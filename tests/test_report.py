@@ -14,50 +14,58 @@ import pandas as pd
 import pytest
 
 import imr_bayes
-from imr_bayes import pipeline
-from imr_bayes.pipeline import RunContext, RunSettings
+from imr_bayes import registry, stages
+from imr_bayes.estimates import Estimates
+from imr_bayes.reanalysis import Reanalysis, RunContext, RunSettings, StageResult
 from imr_bayes.report import barg, figures, sections
 from imr_bayes.report.html import table_html
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def _ctx(**settings) -> RunContext:
-    return RunContext(settings=RunSettings(**settings), progress=lambda e: None)
+def _ctx(data=None, **settings) -> RunContext:
+    return RunContext(settings=RunSettings(**settings), progress=lambda e: None, _data=data)
+
+
+def _result(ctx: RunContext, **extra: StageResult) -> Reanalysis:
+    """The run object the report renders, from a context whose stages ran."""
+    return Reanalysis(run_id="test", settings=ctx.settings, started="2026-01-01T00:00:00",
+                      seconds=1.0, stages={**ctx.results, **extra}, data_hash="0" * 64)
 
 
 # --- forest data: published CIs and posterior ETIs on one standardized scale --------------
 
 def test_forest_data_standardizes_published_b_by_pooled_table1_sd():
-    from imr_bayes import published
+    from imr_bayes.counterparts import published_estimates
 
-    data = figures.forest_data(pd.DataFrame(columns=["analysis", "outcome", "estimand", "mean",
-                                                     "eti95_low", "eti95_high"]),
-                               published.fixed_effects("itt"))
-    pub = data.set_index("outcome")
+    spec = registry.get("itt")
+    pub = pd.concat([published_estimates(spec, o).select(estimand="condition_x_time").table
+                     for o in imr_bayes.outcomes.CODES])
+    data = figures.forest_data(pub).set_index("outcome")
     # Table 2: only IMRS client, IMRS clinician, CSES, MHRM and SERS-SF keep condition x time.
-    assert set(pub.index) == {"imrs_client", "imrs_clinician", "cses", "mhrm", "sers_sf"}
+    assert set(data.index) == {"imrs_client", "imrs_clinician", "cses", "mhrm", "sers_sf"}
     # CSES: B 4.13 (-1.98 to 10.25); Table 1 SDs 50.6 (IMR, n 116) and 51.0 (CAU, n 71).
     sd = math.sqrt((115 * 50.6**2 + 70 * 51.0**2) / 185)
-    assert pub.loc["cses", "estimate"] == pytest.approx(4.13 / sd, rel=1e-9)
-    assert pub.loc["cses", "low"] == pytest.approx(-1.98 / sd, rel=1e-9)
-    assert pub.loc["cses", "high"] == pytest.approx(10.25 / sd, rel=1e-9)
+    assert data.loc["cses", "estimate"] == pytest.approx(4.13 / sd, rel=1e-9)
+    assert data.loc["cses", "low"] == pytest.approx(-1.98 / sd, rel=1e-9)
+    assert data.loc["cses", "high"] == pytest.approx(10.25 / sd, rel=1e-9)
     # IMRS client: B 0.07 / SD 0.5 in both arms.
-    assert pub.loc["imrs_client", "estimate"] == pytest.approx(0.14)
+    assert data.loc["imrs_client", "estimate"] == pytest.approx(0.14)
 
 
 def test_forest_data_flips_outcomes_where_lower_is_better():
-    effects = pd.DataFrame({
-        "analysis": ["itt", "itt"], "outcome": ["bsi", "imrs_client"],
-        "estimand": ["condition_x_time_d"] * 2, "mean": [-0.2, 0.1],
-        "eti95_low": [-0.5, -0.05], "eti95_high": [0.1, 0.25],
-    })
-    empty_pub = pd.DataFrame(columns=["outcome", "term", "b", "ci_low", "ci_high",
-                                      "in_final_model"])
-    data = figures.forest_data(effects, empty_pub).set_index("outcome")
+    sd = {o: imr_bayes.outcomes.get(o).pooled_baseline_sd() for o in ("bsi", "imrs_client")}
+    rows = pd.DataFrame({
+        "source": "posterior", "analysis": ["itt", "itt"], "outcome": ["bsi", "imrs_client"],
+        "estimate": [-0.2 * sd["bsi"], 0.1 * sd["imrs_client"]],
+        "ci_low": [-0.5 * sd["bsi"], -0.05 * sd["imrs_client"]],
+        "ci_high": [0.1 * sd["bsi"], 0.25 * sd["imrs_client"]]})
+    data = figures.forest_data(rows).set_index("outcome")
     # BSI improves downward: a negative effect favours IMR and is drawn positive.
-    assert data.loc["bsi", ["estimate", "low", "high"]].tolist() == [0.2, -0.1, 0.5]
-    assert data.loc["imrs_client", ["estimate", "low", "high"]].tolist() == [0.1, -0.05, 0.25]
+    assert data.loc["bsi", ["estimate", "low", "high"]].tolist() == pytest.approx(
+        [0.2, -0.1, 0.5])
+    assert data.loc["imrs_client", ["estimate", "low", "high"]].tolist() == pytest.approx(
+        [0.1, -0.05, 0.25])
     assert list(data.index) == ["imrs_client", "bsi"]  # the paper's outcome order
     png = figures.to_png(figures.plot_forest(data.reset_index(), title="t"))
     assert png.startswith(PNG_MAGIC)
@@ -67,7 +75,8 @@ def test_forest_data_flips_outcomes_where_lower_is_better():
 
 @pytest.fixture(scope="module")
 def summary_level_result():
-    return sections.summary_level(_ctx())
+    ctx = _ctx()
+    return sections.summary_level(_result(ctx, summary_level=stages.summary_level(ctx)))
 
 
 def test_summary_level_section_reproduces_hand_computed_reference_posterior(
@@ -102,9 +111,8 @@ def _toy_long() -> pd.DataFrame:
 
 
 def test_data_summary_counts_per_arm_and_time_without_participant_rows():
-    ctx = _ctx(outcomes=("imrs_client",))
-    ctx.store["data"] = _toy_long()
-    res = sections.data_summary(ctx)
+    ctx = _ctx(_toy_long(), outcomes=("imrs_client",))
+    res = sections.data_summary(_result(ctx, data=stages.data_summary(ctx)))
     wide = res.tables["observed_counts"].set_index("outcome")
     assert wide.loc["imrs_client", ["imr_t0", "imr_t1", "imr_t2"]].tolist() == [4, 4, 3]
     assert wide.loc["imrs_client", ["cau_t0", "cau_t1", "cau_t2"]].tolist() == [2, 1, 1]
@@ -118,7 +126,7 @@ def test_data_summary_counts_per_arm_and_time_without_participant_rows():
 # --- BARG checklist ----------------------------------------------------------------------
 
 def test_barg_status_follows_the_sections_that_ran():
-    statuses = {key: "unavailable" for key in pipeline.section_keys()}
+    statuses = {sec.key: "unavailable" for sec in sections.SECTIONS}
     statuses.update(provenance="ok", fits="warning", forest="ok")
     table = barg.checklist(statuses).set_index("item")
     assert table.loc["2.A", "status"] == "covered"          # software: provenance
@@ -152,17 +160,26 @@ class _Diag:
     divergences: int = 0
     bfmi: list[float] = field(default_factory=lambda: [1.0, 1.0])
 
+    def summary(self):
+        t = self.table
+        return {"passed": self.passed, "max_r_hat": float(t["r_hat"].max()),
+                "min_ess_bulk": float(t["ess_bulk"].min()),
+                "min_ess_tail": float(t["ess_tail"].min()), "divergences": self.divergences,
+                "min_bfmi": min(self.bfmi)}
+
 
 @dataclass
 class _StandInFit:
     analysis: str
     outcome: str
     idata: object
-    effects: pd.DataFrame
+    estimates: Estimates
     diagnostics: _Diag
+    spec: object
 
 
 def _stand_in_fit(data, *, outcome, analysis, seed, chains, draws, tune, prior_set="default"):
+    """A fit-shaped object (real spec and Estimates, random draws), no sampling."""
     import arviz_base as azb
 
     if outcome == "asi":
@@ -182,33 +199,37 @@ def _stand_in_fit(data, *, outcome, analysis, seed, chains, draws, tune, prior_s
     table = pd.DataFrame({"parameter": ["beta[condition_x_time]", "sigma_residual"],
                           "r_hat": [1.0, 1.08 if bad else 1.0], "ess_bulk": [900.0, 50.0],
                           "ess_tail": [800.0, 60.0], "mcse_mean": [0.01, 0.02]})
-    effects = pd.DataFrame({"analysis": [analysis], "outcome": [outcome],
-                            "estimand": ["condition_x_time_d"], "mean": [0.1], "median": [0.1],
-                            "sd": [0.05], "eti95_low": [0.0], "eti95_high": [0.2],
-                            "scale": ["sd"]})
+    std = beta[..., 3].ravel()
+    scale = imr_bayes.outcomes.get(outcome).pooled_baseline_sd()
+    est = Estimates.from_draws(
+        {"analysis": analysis, "outcome": outcome},
+        [({"estimand": "condition_x_time", "sign": 1}, std * scale),
+         ({"estimand": "condition_x_time_d", "scale": "d", "sign": 1}, std)])
     diag = _Diag(passed=not bad, problems=["r_hat 1.08 > 1.01"] if bad else [], table=table)
-    return _StandInFit(analysis, outcome, idata, effects, diag)
+    return _StandInFit(analysis, outcome, idata, est, diag, registry.get(analysis))
 
 
-def test_fits_section_marks_errors_and_failed_diagnostics_and_keeps_the_rest(monkeypatch,
-                                                                             tmp_path):
+def test_fits_stage_and_section_mark_errors_and_failed_diagnostics(monkeypatch, tmp_path):
     monkeypatch.setitem(vars(imr_bayes), "fit", _stand_in_fit)
-    monkeypatch.setattr(pipeline, "available_analyses", lambda: ("itt",))
     events = []
-    ctx = RunContext(settings=RunSettings(quick=True, outcomes=("imrs_client", "bsi", "asi")),
-                     progress=events.append)
-    ctx.store["data"] = _toy_long()
-    res = sections.bayesian_fits(ctx)
+    ctx = RunContext(settings=RunSettings(quick=True, outcomes=("imrs_client", "bsi", "asi"),
+                                          analyses=("itt",)),
+                     progress=events.append, _data=_toy_long())
+    ctx.results["fits"] = stages.bayesian_fits(ctx)
+    assert ctx.results["fits"].status == "warning"
+    assert ctx.results["fits"].message.startswith(
+        "1 of 3 fits raised an error; 1 of 3 fits failed their diagnostics")
+    r = _result(ctx)
+    assert set(r.fits) == {("itt", "imrs_client"), ("itt", "bsi")}
+    res = sections.bayesian_fits(r)
     assert res.status == "warning"
-    assert res.message.startswith("1 of 3 fits raised an error; 1 of 3 fits failed their "
-                                  "diagnostics")
     diag = res.tables["diagnostics"].set_index("outcome")
     assert diag.loc["imrs_client", "status"] == "passed"
     assert diag.loc["bsi", "status"] == "FAILED diagnostics"
     assert diag.loc["bsi", "r_hat_max"] == pytest.approx(1.08)
     assert diag.loc["asi", "status"].startswith("ERROR: RuntimeError: initial evaluation")
-    assert set(ctx.store["fits"]) == {("itt", "imrs_client"), ("itt", "bsi")}
-    assert ctx.store["spec_hashes"] == {"itt": "ab" * 32}
+    provenance = sections.provenance(r).tables["provenance"].set_index("item")
+    assert provenance.loc["spec SHA-256 (itt)", "value"] == "ab" * 32
     kinds = sorted(f.name for f in res.figures)
     assert kinds == sorted(f"itt__{o}__{k}" for o in ("imrs_client", "bsi")
                            for k in ("rank", "ess", "energy"))
@@ -226,10 +247,11 @@ def test_fits_section_marks_errors_and_failed_diagnostics_and_keeps_the_rest(mon
     model_events = [e for e in events if e.scope == "models"]
     assert model_events[0].kind == "plan" and model_events[0].total == 3
     assert sum(e.kind == "advance" for e in model_events) == 3
-    # the forest section draws what the fits produced
-    fres = sections.forest(ctx)
+    # the forest section draws what the fits produced, beside Table 2
+    fres = sections.forest(r)
     assert fres.status == "ok"
-    assert {"itt"} <= set(fres.tables["forest_itt"]["source"])
+    forest = fres.tables["forest_itt"]
+    assert {"itt", "published"} == set(forest["source"])
     assert fres.csv_only == ("forest_itt",) and len(fres.figures) == 1
 
 
@@ -247,15 +269,17 @@ def test_diagnostic_variables_pick_fixed_effects_and_sds():
 
 def test_prior_sensitivity_refits_under_each_prior_set_with_its_own_bf(monkeypatch):
     from imr_bayes import spec
+    from imr_bayes.reanalysis import FitRecord, Fits
 
     monkeypatch.setitem(vars(imr_bayes), "fit", _stand_in_fit)
-    ctx = _ctx(quick=True, outcomes=("imrs_client",))
-    ctx.store["data"] = _toy_long()
-    ctx.store["fits"] = {("itt", "imrs_client"): _stand_in_fit(
-        None, outcome="imrs_client", analysis="itt", seed=1, chains=4, draws=2000, tune=0)}
-    res = sections.prior_sensitivity(ctx)
+    ctx = _ctx(_toy_long(), quick=True, outcomes=("imrs_client",))
+    base = _stand_in_fit(None, outcome="imrs_client", analysis="itt", seed=1, chains=4,
+                         draws=2000, tune=0)
+    ctx.results["fits"] = StageResult(value=Fits((FitRecord("itt", "imrs_client", base),)))
+    ctx.results["prior_sensitivity"] = stages.prior_sensitivity(ctx)
+    res = sections.prior_sensitivity(_result(ctx))
     table = res.tables["prior_sets"].set_index("prior_set")
-    assert set(table.index) == set(spec.prior_set_names()) - {"summary_level"}
+    assert set(table.index) == set(spec.prior_set_names())
     # Stand-in posterior of condition x time ~ N(0, 1): posterior density at 0 is 0.3989.
     # Default prior N(0, 0.5): density 0.7979 -> BF10 = 2.0; sceptical N(0, 0.1216): 8.2.
     assert table.loc["default", "bf10"] == pytest.approx(2.0, rel=0.15)
@@ -268,7 +292,6 @@ def test_prior_sensitivity_refits_under_each_prior_set_with_its_own_bf(monkeypat
 
 @pytest.fixture(scope="module")
 def twin_ctx():
-    pytest.importorskip("imr_bayes.data")
     ctx = _ctx()
     ctx.data  # noqa: B018 - load the default twin once
     return ctx
@@ -277,7 +300,8 @@ def twin_ctx():
 def test_twin_data_summary_matches_table3_n_per_arm_and_time(twin_ctx):
     from imr_bayes import published
 
-    counts = sections.data_summary(twin_ctx).tables["counts_long"]
+    r = _result(twin_ctx, data=stages.data_summary(twin_ctx))
+    counts = sections.data_summary(r).tables["counts_long"]
     table3 = published.marginal_means("itt")[["outcome", "arm", "time", "n"]]
     merged = counts.merge(table3, on=["outcome", "arm", "time"], validate="one_to_one")
     assert len(merged) == 12 * 2 * 3
@@ -285,7 +309,8 @@ def test_twin_data_summary_matches_table3_n_per_arm_and_time(twin_ctx):
 
 
 def test_frequentist_section_sets_every_analysis_beside_the_paper(twin_ctx):
-    res = sections.frequentist(twin_ctx)
+    stage = stages.frequentist(twin_ctx)
+    res = sections.frequentist(_result(twin_ctx, frequentist=stage))
     assert res.status in ("ok", "warning")
     versus = res.tables["versus_published"]
     assert {"Table 2", "Table 3", "Table 6", "Table 7"} <= set(versus["table"])
@@ -293,31 +318,36 @@ def test_frequentist_section_sets_every_analysis_beside_the_paper(twin_ctx):
         res.tables)
     for name, table in res.tables.items():
         assert "participant_id" not in table.columns, name
-    assert set(twin_ctx.store["frequentist"]) >= {"itt", "completers", "hospitalization"}
+    results = stage.value.results
+    assert set(results.replications) == {"itt", "completers"}
+    assert set(results.fidelity) == {"imrs_client", "sers_sf"}
 
 
-def test_comparison_shows_one_row_per_outcome_preferring_condition_x_time():
+def test_comparison_shows_one_row_per_outcome_preferring_an_effect_without_time():
     rows = pd.DataFrame({
         "analysis": "itt",
-        "outcome": ["bsi", "bsi", "imrs_client", "imrs_client", "hosp"],
+        "outcome": ["bsi", "bsi", "imrs_client", "imrs_client", "hosp", "ses"],
         "estimand": ["difference", "condition_x_time", "condition_x_time", "difference",
-                     "odds_ratio"],
-        "time": [2, None, None, 1, None], "post_mean": [1.0, 2.0, 3.0, 4.0, 5.0],
+                     "odds_ratio", "difference"],
+        "time": pd.array([2, None, None, 1, None, 1], dtype="Int64"),
+        "posterior_estimate": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
     })
     head = sections._one_row_per_outcome(rows)
-    assert head["outcome"].tolist() == ["bsi", "imrs_client", "hosp"]
-    assert head["post_mean"].tolist() == [2.0, 3.0, 5.0]
+    assert head["outcome"].tolist() == ["bsi", "imrs_client", "hosp", "ses"]
+    assert head["posterior_estimate"].tolist() == [2.0, 3.0, 5.0, 6.0]
 
 
 def test_missing_data_section_tabulates_tipping_points_of_the_itt_fits():
     """A real (tiny) ITT fit: one tipping-point row, its sentence and the tipping-point plot."""
     from imr_bayes.data import default_twin
+    from imr_bayes.reanalysis import FitRecord, Fits
 
     fit = imr_bayes.fit(default_twin(), outcome="sers_sf", analysis="itt",
                         draws=100, tune=100, chains=1, seed=3)
     ctx = _ctx(quick=True)
-    ctx.store["fits"] = {("itt", "sers_sf"): fit}
-    res = sections.missing_data(ctx)
+    ctx.results["fits"] = StageResult(value=Fits((FitRecord("itt", "sers_sf", fit),)))
+    ctx.results["missing_data"] = stages.missing_data(ctx)
+    res = sections.missing_data(_result(ctx))
     assert res.status == "ok"
     tips = res.tables["tipping_points"]
     assert tips["outcome"].tolist() == ["sers_sf"]
@@ -325,10 +355,12 @@ def test_missing_data_section_tabulates_tipping_points_of_the_itt_fits():
     adj = res.tables["delta_adjustment"]
     mar = adj[(adj["delta"] == 0) & (adj["estimand"] == "condition_x_time")].iloc[0]
     # delta = 0 is the MAR analysis: its P(benefit) is the fit's own (same draws)
-    eff = fit.effects.set_index("estimand").loc["condition_x_time"]
+    eff = fit.estimates.row("condition_x_time")
     assert mar["mar_p_benefit"] == pytest.approx(eff["p_benefit"], abs=1e-9)
     assert res.figures[0].png.startswith(PNG_MAGIC)
 
 
-def test_missing_data_section_without_itt_fits_is_unavailable():
-    assert sections.missing_data(_ctx(quick=True)).status == "unavailable"
+def test_missing_data_stage_without_itt_fits_is_unavailable():
+    ctx = _ctx(quick=True)
+    assert stages.missing_data(ctx).status == "unavailable"
+    assert sections.missing_data(_result(ctx)).status == "unavailable"  # not run

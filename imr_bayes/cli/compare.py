@@ -88,9 +88,8 @@ def run(args: argparse.Namespace) -> int:
         analyses=_analyses(args.analyses),
         seed=DEFAULT_SEED if args.seed is None else args.seed,
         draws=args.draws, tune=args.tune, chains=args.chains)
-    pooling = False if args.no_pooling else settings.sampling
-    result = reanalysis.run(settings, stages=("comparison", "ppc", "loo"),
-                            options={"pooling": pooling, "loo": args.loo},
+    options = {"loo": args.loo, **({"pooling": False} if args.no_pooling else {})}
+    result = reanalysis.run(settings, stages=("comparison", "ppc", "loo"), options=options,
                             raise_errors=args.debug)
     for key in ("fits", "comparison"):
         if result.stages[key].status == "failed" or result.value(key) is None:
