@@ -119,8 +119,9 @@ def effects_from_fits(effects: pd.DataFrame, *, estimand: str = "condition_x_tim
     Parameters
     ----------
     effects : pandas.DataFrame
-        Rows of ``BayesianFit.effects`` of several outcomes (concatenated), with columns
-        ``outcome, estimand, mean, sd``.
+        Rows of ``BayesianFit.estimates.table`` of several outcomes (concatenated), with
+        columns ``outcome, estimand, estimate, sd`` (or the deprecated ``effects`` layout
+        with ``mean`` in place of ``estimate``).
     estimand : str, default "condition_x_time_d"
         The standardized condition x time estimand.
 
@@ -130,7 +131,8 @@ def effects_from_fits(effects: pd.DataFrame, *, estimand: str = "condition_x_tim
         ``outcome, estimate_d, se_d`` (posterior mean and SD, i.e. a normal approximation
         of each outcome's posterior under its own flat-ish prior).
     """
-    missing = {"outcome", "estimand", "mean", "sd"} - set(effects.columns)
+    value = "estimate" if "estimate" in effects.columns else "mean"
+    missing = {"outcome", "estimand", value, "sd"} - set(effects.columns)
     if missing:
         raise ImrBayesError(f"effects frame lacks column(s) {sorted(missing)}")
     rows = effects[effects["estimand"] == estimand]
@@ -140,7 +142,7 @@ def effects_from_fits(effects: pd.DataFrame, *, estimand: str = "condition_x_tim
     if rows["outcome"].duplicated().any():
         raise ImrBayesError("effects frame has several rows per outcome for " + estimand)
     return pd.DataFrame({"outcome": rows["outcome"].to_numpy(),
-                         "estimate_d": rows["mean"].to_numpy(dtype=float),
+                         "estimate_d": rows[value].to_numpy(dtype=float),
                          "se_d": rows["sd"].to_numpy(dtype=float)})
 
 
