@@ -149,12 +149,13 @@ def _pooling() -> tuple[object, object, dict[str, object]]:
             tables.append(res.table.merge(bh.drop(columns=["p_benefit_unpooled"]), on="outcome")
                           .assign(estimand=estimand, sample=sample))
             d = res.diagnostics
+            worst = d.summary()
             mu, tau = res.hyper.set_index("parameter").loc[["mu", "tau"], "mean"]
             hyper.append({
                 "estimand": estimand, "sample": sample, "n_outcomes": len(res.table),
                 "mu": mu, "tau": tau, "bh_detect": int(bh["bh_detect"].sum()),
-                "pooled_detect": int(bh["pooled_detect"].sum()), "max_r_hat": d.max_r_hat,
-                "min_ess_bulk": d.min_ess_bulk, "divergences": d.divergences,
+                "pooled_detect": int(bh["pooled_detect"].sum()), "max_r_hat": worst["max_r_hat"],
+                "min_ess_bulk": worst["min_ess_bulk"], "divergences": d.divergences,
                 "diagnostics_passed": d.passed,
             })
     return pd.concat(tables, ignore_index=True), pd.DataFrame(hyper), results
