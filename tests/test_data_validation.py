@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from imr_bayes import DataValidationError, ImrBayesError
-from imr_bayes.data import REQUIRED_BY_KIND, default_twin, required_columns, validate
+from imr_bayes.data import default_twin, required_columns, validate
 from imr_bayes.data.contract import format_rows
 
 ITT = ("participant_id", "arm", "time", "imr_group", "imrs_client")
@@ -148,6 +148,20 @@ def test_required_columns_per_kind():
 
 
 def test_every_registered_analysis_has_its_columns():
-    from imr_bayes.bayes import analyses
+    """The columns come from the specs: every analysis of models/analyses has them."""
+    from imr_bayes import registry
+    from imr_bayes.bayes.api import applicable_outcomes
 
-    assert set(analyses.names()) <= set(REQUIRED_BY_KIND)
+    for name, spec in registry.analyses().items():
+        if spec.outcomes == "response":
+            need = required_columns([name])
+            assert spec.response in spec.columns("") or {spec.before, spec.after} <= set(
+                spec.columns("")), name
+            assert set(spec.columns("")) <= set(need), name
+            continue
+        code = applicable_outcomes(spec)[0]
+        need = required_columns([name], [code])
+        assert {"participant_id", "arm", "time", code} <= set(need), name
+        assert set(spec.columns(code)) <= set(need), name
+    # the frequentist-only selective non-completion regression is known too
+    assert "completer" in required_columns(["noncompletion"])

@@ -60,6 +60,6 @@ def test_bad_thresholds_rejected(bad):
     from imr_bayes import SpecError
     from imr_bayes.spec import parse_analysis
 
-    with pytest.raises(SpecError):
+    with pytest.raises(SpecError, match=rf"diagnostics\.{next(iter(bad))}"):
         parse_analysis({"name": "x", "description": "d", "diagnostics": bad,
-                        "terms": ["intercept", "time", "condition", "condition_x_time"]})
+                        "model": "lmm", "estimands": []})

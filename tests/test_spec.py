@@ -8,8 +8,7 @@ from scipy import stats
 from imr_bayes import SpecError, spec
 from imr_bayes.constants import PLANNED_EFFECT_D
 
-ITT = {"name": "x", "description": "d",
-       "terms": ["intercept", "time", "condition", "condition_x_time"]}
+ITT = {"name": "x", "description": "d", "model": "lmm", "estimands": []}
 
 
 def test_shipped_specs_and_prior_sets_load():
@@ -19,9 +18,23 @@ def test_shipped_specs_and_prior_sets_load():
         s = spec.load_analysis(name)
         assert s.name == name
         ps = spec.load_prior_set(s.prior_set)
-        spec.priors_for(ps, s.terms + ("sigma_participant", "sigma_group", "sigma_residual"), 1)
+        if s.model == "lmm":  # the shared parameters come from the prior set
+            spec.priors_for(ps, s.terms + ("sigma_participant", "sigma_group",
+                                           "sigma_residual"), 1)
+        assert set(s.priors) == set(s.prior_names)  # the kind's own priors, all given
+    for name in ("pooling", "dropout"):
+        s = spec.load_spec(name, folder="methods")
+        assert s.name == name and s.model == name and set(s.priors) == set(s.prior_names)
     for name in spec.prior_set_names():
         assert spec.load_prior_set(name).name == name
+
+
+def test_terms_follow_from_the_time_coding():
+    assert spec.parse_analysis(ITT).terms == ("intercept", "time", "condition",
+                                              "condition_x_time")
+    assert spec.parse_analysis({**ITT, "time": "categorical"}).terms == (
+        "intercept", "time_1", "time_2", "condition", "condition_x_time_1",
+        "condition_x_time_2")
 
 
 def test_spec_defaults_match_issue_thresholds():
@@ -39,8 +52,11 @@ def test_unknown_key_names_key_and_suggestion():
 def test_bad_value_lists_valid_choices():
     with pytest.raises(SpecError, match=r"time: bad value 'categorcal'.*'categorical'.*linear"):
         spec.parse_analysis({**ITT, "time": "categorcal"})
-    with pytest.raises(SpecError, match=r"needs the terms"):
+    # The fixed terms follow from the time coding; a spec cannot list its own.
+    with pytest.raises(SpecError, match=r"unknown key 'terms'"):
         spec.parse_analysis({**ITT, "terms": ["intercept", "time", "condition"]})
+    with pytest.raises(SpecError, match=r"unknown model kind 'lm'.*Did you mean 'lmm'"):
+        spec.parse_analysis({**ITT, "model": "lm"})
     with pytest.raises(SpecError, match=r"unknown analysis 'it'.*Did you mean 'itt'"):
         spec.load_analysis("it")
     with pytest.raises(SpecError, match=r"unknown prior set 'scepticl'.*'sceptical'"):
