@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from imr_bayes import outcomes
 from imr_bayes.bayes.itt import standardization
 
 
@@ -19,6 +20,8 @@ def simulate_itt(outcome: str = "imrs_client", *, n_imr: int = 116, n_cau: int =
     """Simulate long ITT data on the standardized scale of ``outcome`` (truth in SD units).
 
     ``sd_residual_cau`` (default: ``sd_residual``) gives the control arm its own residual SD.
+    Values are clipped to the outcome's scale range, as the data contract requires (a few
+    tail values of a strong planted effect would otherwise fall off the scale).
     """
     sd_cau = sd_residual if sd_residual_cau is None else sd_residual_cau
     rng = np.random.default_rng(seed)
@@ -41,5 +44,7 @@ def simulate_itt(outcome: str = "imrs_client", *, n_imr: int = 116, n_cau: int =
                 y = np.nan
             rows.append((f"P{i:03d}", arm[i], t, group[i], y))
     df = pd.DataFrame(rows, columns=["participant_id", "arm", "time", "imr_group", outcome])
+    o = outcomes.get(outcome)
+    df[outcome] = df[outcome].clip(o.scale_min, o.scale_max)
     df["imr_group"] = df["imr_group"].astype("string")
     return df

@@ -1,8 +1,9 @@
 """Fits without MCMC for the PPC and comparison tests.
 
 ``synthetic_fit`` builds an object with the fields of :class:`imr_bayes.BayesianFit` that
-``imr_bayes.ppc`` and ``imr_bayes.compare`` read (``analysis``, ``outcome``, ``idata`` with
-``posterior``, ``observed_data``, ``constant_data`` and the ``priors``/``seed`` attrs).
+``imr_bayes.ppc`` reads (``analysis``, ``outcome``, ``spec`` (which printed tables the fit
+reproduces), ``idata`` with ``posterior``, ``observed_data``, ``constant_data`` and the
+``priors``/``seed`` attrs) and an empty ``estimates``.
 Its posterior is a normal approximation centred at the frequentist REML fit of the data
 (fixed effects from their model-based covariance, variance components fixed), i.e. a known
 data-generating model, so the structure of the checks is tested without sampling.
@@ -19,6 +20,7 @@ import xarray as xr
 
 from imr_bayes.bayes.itt import make_panel
 from imr_bayes.constants import ARMS, TIMES
+from imr_bayes.estimates import Estimates
 from imr_bayes.frequentist import fit_lmm
 from imr_bayes.spec import load_analysis
 
@@ -71,7 +73,7 @@ def tree(panel, beta_std: np.ndarray, sigma_participant: np.ndarray,
 def synthetic_fit(data: pd.DataFrame, outcome: str, *, analysis: str = "itt",
                   draws: int = 400, seed: int = 1) -> SimpleNamespace:
     """A fit-like object whose posterior is the normal approximation at the REML fit."""
-    spec = load_analysis("itt")
+    spec = load_analysis(analysis)
     rows = data
     if analysis == "completers":
         from imr_bayes.frequentist import select_sample
@@ -92,15 +94,15 @@ def synthetic_fit(data: pd.DataFrame, outcome: str, *, analysis: str = "itt",
     tau = np.full(draws, np.sqrt(vc.drop("residual").sum()) / s)
     sig = np.full(draws, np.sqrt(vc["residual"]) / s)
     idata = tree(panel, beta_std, tau, sig, seed=seed)
-    return SimpleNamespace(analysis=analysis, outcome=outcome, idata=idata,
-                           effects=pd.DataFrame(), freq=freq)
+    return SimpleNamespace(analysis=analysis, outcome=outcome, idata=idata, spec=spec,
+                           estimates=Estimates.empty(), freq=freq)
 
 
 def synthetic_fidelity_fit(data: pd.DataFrame, outcome: str, *, draws: int = 400,
                            seed: int = 1) -> SimpleNamespace:
     """A ``fidelity`` fit-like object (subgroup design) at the frequentist REML fit."""
-    from imr_bayes.bayes.extension import design_panel
     from imr_bayes.bayes.fidelity import SUBGROUP_TERMS, _per_participant, subgroup_design
+    from imr_bayes.bayes.lmm import with_design
     from imr_bayes.frequentist import fidelity_sample, fit_mixed
 
     spec = load_analysis("fidelity")
@@ -108,7 +110,7 @@ def synthetic_fidelity_fit(data: pd.DataFrame, outcome: str, *, draws: int = 400
     panel = make_panel(rows, outcome, spec)
     sub = _per_participant(rows, "subgroup", panel.participants).astype(str)
     terms = tuple(SUBGROUP_TERMS)
-    panel = design_panel(panel, subgroup_design(sub), terms)
+    panel = with_design(panel, subgroup_design(sub), terms)
     p, t = np.nonzero(panel.mask > 0)
     z = (panel.y[p, t] - panel.center) / panel.scale
     ref = fit_mixed(z, pd.DataFrame(panel.X[p, t], columns=list(terms)), p)
@@ -138,4 +140,5 @@ def synthetic_fidelity_fit(data: pd.DataFrame, outcome: str, *, draws: int = 400
     idata = xr.DataTree.from_dict({"posterior": post, "constant_data": const,
                                    "observed_data": obs})
     idata.attrs.update({"seed": seed})
-    return SimpleNamespace(analysis="fidelity", outcome=outcome, idata=idata)
+    return SimpleNamespace(analysis="fidelity", outcome=outcome, idata=idata, spec=spec,
+                           estimates=Estimates.empty())

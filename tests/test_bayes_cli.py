@@ -1,4 +1,4 @@
-"""``imr-bayes fit``: writes netCDF, effects and diagnostics; user errors exit with code 2."""
+"""``imr-bayes fit``: writes netCDF, estimates and diagnostics; user errors exit with code 2."""
 
 from __future__ import annotations
 
@@ -20,8 +20,10 @@ def test_fit_cli_writes_outputs(tmp_path, monkeypatch, capsys):
     assert code in (0, 1)  # tiny run: diagnostics may fail, and then say so
     assert "condition_x_time" in out and ("ok" in out or "FAILED" in out)
     assert load_tree(tmp_path / "itt_imrs_client.nc").attrs["seed"] == 3
-    eff = pd.read_csv(tmp_path / "effects.csv")
-    assert "condition_x_time_d" in set(eff["estimand"])
+    est = pd.read_csv(tmp_path / "estimates.csv")
+    assert "condition_x_time_d" in set(est["estimand"])
+    assert {"estimate", "ci_low", "ci_high"} <= set(est.columns)
+    assert set(est["source"]) == {"posterior"}
     diag = pd.read_csv(tmp_path / "diagnostics.csv")
     assert bool(diag.loc[0, "passed"]) == (code == 0)
 

@@ -14,22 +14,21 @@ from scipy import stats
 
 import imr_bayes
 from imr_bayes import published
-from imr_bayes.bayes import completion
-from imr_bayes.bayes.analyses import FitRequest
 from imr_bayes.bayes.completion import (
-    COMPLIANCE_PRIORS,
     CacePanel,
     build_cace_model,
     cace_loglik,
     cace_priors,
     completers_sample,
-    covariate_matrix,
 )
 from imr_bayes.bayes.itt import make_panel
+from imr_bayes.covariates import standardized_design
 from imr_bayes.data import default_twin
 from imr_bayes.errors import DataValidationError, SpecError
 from imr_bayes.frequentist import fit_lmm
+from imr_bayes.registry import FitRequest
 from imr_bayes.spec import load_analysis, load_prior_set
+from imr_bayes.trial import facts
 
 DRAWS = dict(draws=300, tune=300, chains=2)
 
@@ -59,14 +58,15 @@ def test_completers_sample_sizes(twin):
 def test_per_protocol_agrees_with_reml(pp_fit, twin):
     """No group effect, weak priors: posterior mean within 0.3 posterior SD of REML."""
     reml = fit_lmm(twin, "imrs_client", sample="completers").coefficients.set_index("term")
-    eff = pp_fit.effects.set_index("estimand")
+    est = pp_fit.estimates
+    assert set(est.table["analysis"]) == {"completers"}  # no pp_ prefix: the analysis says it
     for term in ("condition", "condition_x_time"):
-        row = eff.loc[f"pp_{term}"]
-        assert abs(row["mean"] - reml.loc[term, "b"]) < 0.3 * row["sd"], term
+        row = est.row(term)
+        assert abs(row["estimate"] - reml.loc[term, "b"]) < 0.3 * row["sd"], term
         assert row["sd"] == pytest.approx(reml.loc[term, "se"], rel=0.25)
     assert pp_fit.idata.attrs["sample"].startswith("IMR completers")
     assert {"spec_hash", "data_hash", "seed", "versions"} <= set(pp_fit.idata.attrs)
-    assert "pp_condition_x_time_d" in eff.index
+    assert est.row("condition_x_time_d")["scale"] == "d"
 
 
 def test_per_protocol_categorical_time_agrees_with_reml(twin):
@@ -75,21 +75,23 @@ def test_per_protocol_categorical_time_agrees_with_reml(twin):
                         **DRAWS)
     reml = fit_lmm(twin, "imrs_client", time="categorical",
                    sample="completers").coefficients.set_index("term")
-    eff = fit.effects.set_index("estimand")
+    est = fit.estimates
     for k in (1, 2):
-        row = eff.loc[f"pp_condition_x_time_{k}"]
-        assert abs(row["mean"] - reml.loc[f"condition_x_time[{k}]", "b"]) < 0.3 * row["sd"]
-    diffs = fit.effects[fit.effects["estimand"] == "difference"].set_index("time")
+        row = est.row(f"condition_x_time_{k}")
+        assert abs(row["estimate"] - reml.loc[f"condition_x_time[{k}]", "b"]) < 0.3 * row["sd"]
     published_diff = published.marginal_means("completers")
     pub = published_diff[(published_diff["outcome"] == "imrs_client")
                          & (published_diff["arm"] == "imr")].set_index("time")["diff"]
     for t in (0, 1, 2):  # Table 7 IMR - CAU differences lie inside the 95 % ETIs
-        assert diffs.loc[t, "eti95_low"] < pub.loc[t] < diffs.loc[t, "eti95_high"]
+        row = est.row("difference", time=t)
+        assert row["ci_low"] < pub.loc[t] < row["ci_high"]
 
 
-def test_covariate_matrix_standardized_and_deduplicated(twin):
+def test_compliance_design_standardized_and_deduplicated(twin):
     people = twin.drop_duplicates("participant_id")
-    W, names = covariate_matrix(people, completion.COVARIATES)
+    covariates = load_analysis("cace").compliance_covariates()
+    assert covariates == facts().covariates.baseline_model  # default: the trial facts'
+    W, names = standardized_design(people, covariates)
     assert W.shape == (len(people), len(names))
     np.testing.assert_allclose(W.mean(axis=0), 0.0, atol=1e-12)
     np.testing.assert_allclose(W.std(axis=0), 1.0, rtol=1e-12)
@@ -97,7 +99,7 @@ def test_covariate_matrix_standardized_and_deduplicated(twin):
     assert ("admissions[none]" in names) != ("hospitalization_length[none]" in names)
     assert not any(n.endswith("[missing]") for n in names)
     with pytest.raises(DataValidationError, match="agee"):
-        covariate_matrix(people, ("agee",))
+        standardized_design(people, ("agee",))
 
 
 def _tiny_cace() -> CacePanel:
@@ -114,7 +116,7 @@ def _tiny_cace() -> CacePanel:
                          "completer": comp, "imrs_client": y})
     df = pd.DataFrame(long)
     df["completer"] = df["completer"].astype("boolean")
-    panel = make_panel(df, "imrs_client", load_analysis("cace"))
+    panel = make_panel(df, "imrs_client")
     W = np.array([[0.5], [-1.0], [1.5], [0.2]])
     return CacePanel(panel=panel, complier=np.array([1.0, 0.0, 0.0, 0.0]), W=W,
                      covariate_names=("x",))
@@ -159,7 +161,7 @@ def test_cace_mixture_likelihood_by_hand():
     spec = load_analysis("cace")
     req = FitRequest(analysis="cace", outcome="imrs_client", spec=spec,
                      prior_set=load_prior_set("default"), seed=1)
-    model = build_cace_model(cp, spec, cace_priors(req, spec))
+    model = build_cace_model(cp, spec, cace_priors(req))
     expr = model.replace_rvs_by_values([model.potentials[0]])[0]
     fn = model.compile_fn(expr, inputs=model.value_vars, point_fn=True)
     point = {k: v for k, v in par.items() if not k.startswith("sigma")}
@@ -167,23 +169,29 @@ def test_cace_mixture_likelihood_by_hand():
     assert float(fn(point)) == pytest.approx(float(np.sum(want)), rel=1e-9)
 
 
-def test_cace_options_are_checked(twin):
+def test_cace_overrides_are_checked(twin):
     with pytest.raises(SpecError, match="compliance covariate 'agee'"):
         imr_bayes.fit(twin, analysis="cace", covariates=["agee"], draws=5, tune=5, chains=1)
-    with pytest.raises(SpecError, match="option of analysis 'cace'"):
+    with pytest.raises(SpecError, match="sampler.engine must be 'marginal'"):
         imr_bayes.fit(twin, analysis="cace", engine="full")
-    assert set(COMPLIANCE_PRIORS) == {"compliance_intercept", "compliance_coef"}
+    with pytest.raises(SpecError, match="override of analysis 'cace' 'residual_sd_by_arm'"):
+        imr_bayes.fit(twin, analysis="cace", residual_sd_by_arm=True)
+    spec = load_analysis("cace")
+    assert set(spec.prior_names) == {"compliance_intercept", "compliance_coef"}
+    with pytest.raises(SpecError, match="needs a prior for compliance_coef"):
+        spec.with_overrides(priors={"compliance_intercept": {
+            "dist": "Normal", "kwargs": {"mu": 0, "sigma": 1}}})
 
 
 @pytest.mark.slow
 def test_cace_on_the_twin_and_default_diagnostics(twin):
     fit = imr_bayes.fit(twin, analysis="cace")
-    eff = fit.effects.set_index("estimand")
+    est = fit.estimates
     # the complier share is learned where compliance is observed: 57 of 116 in the IMR arm
-    assert eff.loc["complier_share", "mean"] == pytest.approx(57 / 116, abs=0.06)
+    assert est.row("complier_share")["estimate"] == pytest.approx(57 / 116, abs=0.06)
     for name in ("cace_condition_x_time", "cace_condition_x_time_d", "complier_x_time",
                  "itt_condition_x_time_implied"):
-        assert np.isfinite(eff.loc[name, "mean"])
+        assert np.isfinite(est.row(name)["estimate"])
     assert fit.diagnostics.passed, fit.diagnostics.problems
     pp = imr_bayes.fit(twin, analysis="completers")
     assert pp.diagnostics.passed, pp.diagnostics.problems

@@ -7,17 +7,14 @@ moderate participants), and frequentist REML fits of the same designs on the sam
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pandas as pd
 import pytest
 
 import imr_bayes
 from imr_bayes import published
-from imr_bayes.bayes.attendance import NOTE
 from imr_bayes.bayes.fidelity import (
-    PUBLISHED_TERM,
+    SUBGROUP_TERMS,
     fidelity_slope_data,
     group_fidelity,
     plot_fidelity_slope,
@@ -26,6 +23,7 @@ from imr_bayes.bayes.fidelity import (
 from imr_bayes.data import default_twin
 from imr_bayes.errors import DataValidationError, ImrBayesError
 from imr_bayes.frequentist import fidelity_analysis, fit_mixed
+from imr_bayes.spec import load_analysis
 
 DRAWS = dict(draws=300, tune=300, chains=2)
 
@@ -76,37 +74,46 @@ def test_fidelity_subgroups_agree_with_reml(fidelity_fit, twin):
         {"control": 71, "high": int(_text("fidelity_high_n")),
          "moderate": int(_text("fidelity_moderate_n"))})
     reml = fidelity_analysis(twin, outcome="imrs_client").coefficients.set_index("term")
-    eff = fidelity_fit.effects.set_index("estimand")
-    for term, pub in PUBLISHED_TERM.items():
-        name = term if term in ("intercept", "time_1", "time_2") else f"fidelity_{term}"
-        row = eff.loc[name]
-        assert abs(row["mean"] - reml.loc[pub, "b"]) < 0.3 * row["sd"], term
+    # the printed Table 4/5 term of each model term is in the spec
+    published_term = {e.name: e.published.term for e in load_analysis("fidelity").estimands
+                      if e.published is not None and e.published.table == "fidelity"}
+    assert set(published_term) == set(SUBGROUP_TERMS)
+    est = fidelity_fit.estimates
+    for term, pub in published_term.items():
+        row = est.row(term)  # no fidelity_ prefix: the analysis column says fidelity
+        assert row["analysis"] == "fidelity"
+        assert abs(row["estimate"] - reml.loc[pub, "b"]) < 0.3 * row["sd"], term
         assert row["sd"] == pytest.approx(reml.loc[pub, "se"], rel=0.25), term
+    for t in (1, 2):  # the high - moderate contrast at each follow-up
+        diff = est.draws_of(est.row(f"high_x_t{t}")) - est.draws_of(est.row(f"moderate_x_t{t}"))
+        np.testing.assert_allclose(est.draws_of(est.row("high_minus_moderate", time=t)), diff)
 
 
-def test_fidelity_slope_has_a_posterior_and_is_plotted(dose_fit):
-    eff = dose_fit.effects.set_index("estimand")
-    slope = eff.loc["fidelity_slope"]
-    assert slope["sd"] > 0 and slope["eti95_low"] < slope["mean"] < slope["eti95_high"]
+def test_fidelity_slope_has_a_posterior_and_is_plotted(dose_fit, fidelity_fit):
+    slope = dose_fit.estimates.row("fidelity_slope")
+    assert slope["sd"] > 0 and slope["ci_low"] < slope["estimate"] < slope["ci_high"]
     assert dose_fit.idata.attrs["scored_groups"] == 15
     d = fidelity_slope_data(dose_fit)
     assert len(d["fidelity"]) == 15
-    assert d["slope"][0] == pytest.approx(slope["mean"])
+    assert d["slope"][0] == pytest.approx(slope["estimate"])
     # the band of slope x (f - mean f) pinches at the mean fidelity
     width = d["line_high"] - d["line_low"]
     assert width.argmin() == np.abs(d["grid"] - d["fidelity"].mean()).argmin()
     fig = plot_fidelity_slope(dose_fit)
     (ax,) = fig.axes
     assert "per point" in ax.get_title()
-    with pytest.raises(ImrBayesError, match="fidelity_dose"):
-        plot_fidelity_slope(dataclasses.replace(dose_fit, analysis="itt"))
+    # only a fit of the fidelity_slope design has a slope to plot
+    with pytest.raises(ImrBayesError, match="fidelity_slope design, got 'fidelity'"):
+        plot_fidelity_slope(fidelity_fit)
 
 
 @pytest.mark.slow
 def test_attendance_moderator_agrees_with_reml_and_is_labelled(twin):
     fit = imr_bayes.fit(twin, analysis="attendance_dose", imr_group=False, seed=6, **DRAWS)
-    assert (fit.effects["note"] == NOTE).all() and NOTE.startswith("NON-RANDOMIZED")
-    assert fit.idata.attrs["note"] == NOTE
+    label = load_analysis("attendance_dose").label
+    assert label.startswith("NON-RANDOMIZED")
+    assert (fit.estimates.table["label"] == label).all()
+    assert fit.idata.attrs["label"] == label
     rows = twin[twin["imrs_client"].notna()]
     imr = (rows["arm"] == "imr").to_numpy(float)
     per = twin.drop_duplicates("participant_id")
@@ -119,9 +126,10 @@ def test_attendance_moderator_agrees_with_reml_and_is_labelled(twin):
                       "attendance_slope": imr * s * t})
     reml = fit_mixed(rows["imrs_client"].to_numpy(float), X,
                      rows["participant_id"].astype(str)).coefficients.set_index("term")
-    eff = fit.effects.set_index("estimand")
+    est = fit.estimates
     for term in ("condition_x_time", "condition_x_sessions", "attendance_slope"):
-        assert abs(eff.loc[term, "mean"] - reml.loc[term, "b"]) < 0.3 * eff.loc[term, "sd"]
+        row = est.row(term)
+        assert abs(row["estimate"] - reml.loc[term, "b"]) < 0.3 * row["sd"], term
 
 
 @pytest.mark.slow
@@ -162,6 +170,6 @@ def test_fidelity_slope_recovers_a_planted_slope():
     """A planted slope of 0.8 baseline SDs per fidelity point is covered and told from 0."""
     fit = imr_bayes.fit(_planted_slope_data(0.8, seed=21), analysis="fidelity_dose",
                         seed=21, draws=500, tune=500, chains=2)
-    row = fit.effects.set_index("estimand").loc["fidelity_slope_d"]
-    assert row["eti95_low"] < 0.8 < row["eti95_high"]
-    assert row["eti95_low"] > 0.0
+    row = fit.estimates.row("fidelity_slope_d")
+    assert row["ci_low"] < 0.8 < row["ci_high"]
+    assert row["ci_low"] > 0.0

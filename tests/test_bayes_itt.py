@@ -94,30 +94,48 @@ def test_fit_returns_complete_datatree(tiny_fit, sim):
     assert yrep.shape == (2, 200, 187, 3) and np.isfinite(yrep.values).all()
 
 
-def test_effects_have_raw_and_standardized_effect(tiny_fit):
-    eff = tiny_fit.effects.set_index("estimand")
-    raw, d = eff.loc["condition_x_time"], eff.loc["condition_x_time_d"]
-    assert d["mean"] == pytest.approx(raw["mean"] / 0.5)
-    assert raw["eti95_low"] < raw["mean"] < raw["eti95_high"]
+def test_estimates_have_raw_and_standardized_effect(tiny_fit):
+    est = tiny_fit.estimates
+    raw, d = est.row("condition_x_time"), est.row("condition_x_time_d")
+    assert d["estimate"] == pytest.approx(raw["estimate"] / 0.5)
+    assert raw["ci_low"] < raw["estimate"] < raw["ci_high"] and raw["ci_level"] == 0.95
     assert 0.5 <= raw["p_direction"] <= 1 and raw["p_benefit"] == raw["p_direction"]
     assert raw["n_rows"] == tiny_fit.idata.attrs["n_rows"]
+    assert (raw["source"], raw["analysis"], raw["outcome"], raw["scale"]) == (
+        "posterior", "itt", "imrs_client", "raw")
+    assert d["scale"] == "d"
+    # The draws behind a row are the posterior's: its summary is their mean.
+    assert est.draws_of(raw).mean() == pytest.approx(raw["estimate"])
+    np.testing.assert_allclose(
+        est.draws_of(raw),
+        tiny_fit.idata["posterior"]["beta"].sel(term="condition_x_time").values.ravel())
+
+
+def test_legacy_effects_warn_and_equal_the_estimates_renamed(tiny_fit):
+    with pytest.warns(DeprecationWarning, match="use BayesianFit.estimates.table"):
+        eff = tiny_fit.effects
+    table = tiny_fit.estimates.table
+    assert list(eff["estimand"]) == list(table["estimand"])
+    for old, new in (("mean", "estimate"), ("eti95_low", "ci_low"),
+                     ("eti95_high", "ci_high"), ("p_benefit", "p_benefit")):
+        np.testing.assert_array_equal(eff[old].to_numpy(), table[new].to_numpy())
 
 
 def test_cohens_d_divides_by_observed_pooled_sd_at_that_time(tiny_fit, sim):
-    eff = tiny_fit.effects
+    est = tiny_fit.estimates
     t2 = sim[sim["time"] == 2].dropna(subset=["imrs_client"])
     g = t2.groupby("arm")["imrs_client"]
     n, var = g.count(), g.var(ddof=1)
     sd = np.sqrt(((n - 1) * var).sum() / (n - 1).sum())  # hand-computed pooled SD
-    diff = eff[(eff["estimand"] == "difference") & (eff["time"] == 2)]["mean"].item()
-    d = eff[(eff["estimand"] == "cohens_d") & (eff["time"] == 2)]["mean"].item()
+    diff = est.row("difference", time=2)["estimate"]
+    d = est.row("cohens_d", time=2)["estimate"]
     assert d == pytest.approx(diff / sd, rel=1e-9)
 
 
 def test_planted_effect_inside_interval(tiny_fit):
     # simulate_itt planted condition x time = 0.3 SD per step; 95 % ETI must cover it.
-    d = tiny_fit.effects.set_index("estimand").loc["condition_x_time_d"]
-    assert d["eti95_low"] < 0.3 < d["eti95_high"]
+    d = tiny_fit.estimates.row("condition_x_time_d")
+    assert d["ci_low"] < 0.3 < d["ci_high"]
 
 
 def test_diagnostics_are_reported(tiny_fit):
@@ -146,7 +164,7 @@ def test_save_and_load_roundtrip(tiny_fit, tmp_path):
 def test_bad_arguments_raise_spec_errors(sim):
     with pytest.raises(SpecError, match=r"unknown analysis 'it'.*Did you mean 'itt'"):
         imr_bayes.fit(sim, analysis="it")
-    with pytest.raises(SpecError, match=r"unknown option.*'engin'.*Did you mean 'engine'"):
+    with pytest.raises(SpecError, match=r"unknown override.*'engin'.*Did you mean 'engine'"):
         imr_bayes.fit(sim, engin="full")
     with pytest.raises(SpecError, match=r"engine.*'fast'.*marginal"):
         imr_bayes.fit(sim, engine="fast")
