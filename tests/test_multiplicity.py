@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -9,21 +10,36 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from imr_bayes.diagnostics import Diagnostics, diagnose
 from imr_bayes.errors import ImrBayesError
 from imr_bayes.multiplicity import (
     build_model,
     compare_with_bh,
     effects_from_fits,
     partial_pooling,
+    pooling_spec,
     prepare_effects,
     published_effects,
 )
+from imr_bayes.spec import DiagnosticsSpec
 
 # Oriented (positive = benefit) toy estimates, far from their precision-weighted mean.
 Y = np.array([-0.4, -0.2, 0.0, 0.5, 0.7, 0.9])
 SE = np.array([0.10, 0.20, 0.15, 0.10, 0.20, 0.15])
 TOY = pd.DataFrame({"outcome": list("abcdef"), "estimate_d": Y, "se_d": SE})
-FAST = dict(seed=11, draws=500, tune=500, chains=2, min_ess=200)
+FAST = dict(seed=11, draws=500, tune=500, chains=2)
+#: The prior scales of models/methods/pooling.yaml: mu ~ N(0, 0.5), tau ~ HalfNormal(0.25).
+SPEC = pooling_spec()
+MU_SD = SPEC.priors["mu"].kwargs["sigma"]
+TAU_SD = SPEC.priors["tau"].kwargs["sigma"]
+
+
+def test_pooling_spec_priors_and_thresholds():
+    assert (SPEC.model, MU_SD, TAU_SD) == ("pooling", 0.5, 0.25)
+    assert set(SPEC.priors) == {"mu", "tau"} and SPEC.priors["tau"].dist == "HalfNormal"
+    d = SPEC.diagnostics
+    assert (d.r_hat_max, d.ess_bulk_min, d.ess_tail_min, d.divergences_max) == (1.01, 400, 400, 0)
+
 
 
 def test_published_condition_x_time_inputs_hand_computed():
@@ -55,14 +71,20 @@ def test_published_followup_difference_covers_all_outcomes():
 
 
 def test_effects_from_fits_and_input_validation():
+    # rows of BayesianFit.estimates.table of two outcomes
     fits = pd.DataFrame({
         "outcome": ["a", "a", "b"], "estimand": ["condition_x_time", "condition_x_time_d",
                                                  "condition_x_time_d"],
-        "mean": [0.07, 0.14, -0.1], "sd": [0.04, 0.08, 0.05],
+        "estimate": [0.07, 0.14, -0.1], "sd": [0.04, 0.08, 0.05],
     })
     got = effects_from_fits(fits)
     assert got.to_dict("list") == {"outcome": ["a", "b"], "estimate_d": [0.14, -0.1],
                                    "se_d": [0.08, 0.05]}
+    # the deprecated effects layout (mean) still reads the same during the deprecation
+    legacy = effects_from_fits(fits.rename(columns={"estimate": "mean"}))
+    pd.testing.assert_frame_equal(legacy, got)
+    with pytest.raises(ImrBayesError, match="lacks column"):
+        effects_from_fits(fits.drop(columns="sd"))
     with pytest.raises(ImrBayesError, match="no rows with estimand"):
         effects_from_fits(fits, estimand="nope")
     with pytest.raises(ImrBayesError, match="at least 2 outcomes"):
@@ -74,7 +96,7 @@ def test_effects_from_fits_and_input_validation():
 
 
 def test_model_likelihood_wiring_without_sampling():
-    model = build_model(Y, SE, list("abcdef"))
+    model = build_model(Y, SE, list("abcdef"), mu_prior_sd=MU_SD, tau_prior_sd=TAU_SD)
     point = {"mu": 0.1, "tau_log__": math.log(0.3), "z": np.linspace(-1, 1, 6)}
     loglik = model.compile_logp(vars=model.observed_RVs, mode="FAST_COMPILE")(point)
     theta = 0.1 + 0.3 * np.linspace(-1, 1, 6)
@@ -106,7 +128,19 @@ def test_partial_pooling_lies_between_no_pooling_and_pooled_mean(toy_fit):
         assert lo < post < hi, f"outcome {k}: {post} not between {y} and {pooled}"
     # more shrinkage for noisier estimates at similar distance: b (se .2) vs a (se .1)
     assert table.loc["b", "shrinkage"] > table.loc["a", "shrinkage"]
-    assert toy_fit.diagnostics.passed, toy_fit.diagnostics.problems
+    # the standard diagnostics, against the spec's thresholds (ESS >= 400) ...
+    assert isinstance(toy_fit.diagnostics, Diagnostics)
+    assert toy_fit.diagnostics.passed == (not toy_fit.diagnostics.problems)
+    # ... and this short run (2 x 500 draws) passes at ESS >= 200
+    short = diagnose(toy_fit.idata, ["mu", "tau", "z"],
+                     DiagnosticsSpec(ess_bulk_min=200, ess_tail_min=200))
+    assert short.passed, short.problems
+    # the default prior scales are the spec's, recorded with the fit
+    priors = json.loads(toy_fit.idata.attrs["priors"])
+    assert priors["mu"]["kwargs"]["sigma"] == MU_SD
+    assert priors["tau"]["kwargs"]["sigma"] == TAU_SD
+    assert toy_fit.idata.attrs["spec_hash"] == SPEC.with_overrides(
+        draws=500, tune=500, chains=2).sha256
     assert set(toy_fit.hyper["parameter"]) == {"mu", "tau"}
     # the compiled model is shared; the outcome labels must be those of this data set
     assert list(toy_fit.idata["posterior"]["theta"]["outcome"].values) == list("abcdef")
@@ -115,7 +149,7 @@ def test_partial_pooling_lies_between_no_pooling_and_pooled_mean(toy_fit):
 def test_tau_to_zero_matches_complete_pooling_closed_form():
     # tau ~ HalfNormal(1e-4): every theta_k = mu, and mu | y is conjugate normal:
     # precision = 1 / 0.5^2 + sum(1 / se^2); mean = sum(y / se^2) / precision
-    prec = 0.5**-2 + np.sum(SE**-2)
+    prec = MU_SD**-2 + np.sum(SE**-2)
     mean, sd = float(np.sum(Y / SE**2) / prec), float(prec**-0.5)
     res = partial_pooling(TOY, oriented=True, tau_prior_sd=1e-4, **FAST)
     mu = res.hyper.set_index("parameter").loc["mu"]

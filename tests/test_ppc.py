@@ -8,6 +8,8 @@ Tables 2 and 3.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,6 +20,7 @@ from imr_bayes.data import default_twin
 from imr_bayes.errors import ImrBayesError
 from imr_bayes.frequentist import fit_lmm, marginal_means
 from imr_bayes.outcomes import CODES
+from imr_bayes.spec import load_analysis
 
 
 @pytest.fixture(scope="session")
@@ -98,7 +101,7 @@ class SimpleFit:
     """A fit view with other observed values (same cells)."""
 
     def __init__(self, fit, y):
-        self.outcome = fit.outcome
+        self.analysis, self.outcome, self.spec = fit.analysis, fit.outcome, fit.spec
         self.idata = fit.idata.copy()
         self.idata["observed_data"] = self.idata["observed_data"].to_dataset().assign(
             y=(("participant", "time"), y))
@@ -153,7 +156,7 @@ def test_planted_discrepancy_is_flagged(fits):
     shifted["beta_std"] = post["beta_std"] + xr_shift(post)
     view = SimpleFit(fit, fit.idata["observed_data"]["y"].to_numpy())
     view.idata["posterior"] = shifted
-    view.analysis = "itt"
+    assert view.spec.name == "itt"
     out = ppc.published_checks(view)
     row = out[(out["statistic"] == "mean") & (out["arm"] == "imr") & (out["time"] == 2)]
     assert bool(row["flagged"].iloc[0]) and row["percentile"].iloc[0] < 0.025
@@ -194,9 +197,20 @@ def test_data_checks_report_bounds(fits):
     assert sfs[sfs["statistic"] == "outside_range"]["observed"].isna().all()
 
 
-def test_other_analyses_have_no_published_counterpart(fits):
+def test_published_sample_is_read_from_the_spec():
+    from imr_bayes import registry
+
+    want = {"itt": "itt", "itt_categorical": "itt", "completers": "completers",
+            "completers_categorical": "completers", "fidelity": "fidelity"}
+    for name, spec in registry.analyses().items():
+        got = ppc.published_sample(SimpleNamespace(analysis=name, spec=spec))
+        assert got == want.get(name), name
+
+
+@pytest.mark.parametrize("analysis", ["cace", "fidelity_dose", "attendance_dose"])
+def test_other_analyses_have_no_published_counterpart(fits, analysis):
     view = SimpleFit(fits["sers_sf"], fits["sers_sf"].idata["observed_data"]["y"].to_numpy())
-    view.analysis = "cace"
+    view.analysis, view.spec = analysis, load_analysis(analysis)
     out = ppc.published_checks(view)
     assert out.empty and list(out.columns) == list(ppc.CHECK_COLUMNS)
 
@@ -250,7 +264,7 @@ def test_plot_data_checks_draws_one_panel_per_arm_and_time(fits):
     assert sorted(pp.data_vars) == sorted(f"{a}_t{k}" for a in ("imr", "cau") for k in (0, 1, 2))
     n_obs = int(fits["imrs_client"].idata["constant_data"]["mask"].sum())
     assert sum(pp[v].shape[-1] for v in pp.data_vars) == n_obs
-    fig = ppc.plot_data_checks(fits["imrs_client"], draws=20)
+    fig = ppc.plot_data_checks(t)
     assert sum(ax.has_data() for ax in fig.axes) == 6
     plt.close(fig)
 

@@ -330,6 +330,13 @@ def test_shared_parameter_model_structure(twin):
     panel = make_panel(twin, OUTCOME, spec)
     priors = spec_mod.priors_for(spec_mod.load_prior_set("default"),
                                  panel.terms + sd_parameters(spec), 1)
+    # the missingness part's priors are the dropout spec's (docs/missing_data.md)
+    dropout = spec_mod.load_spec("dropout", folder="methods")
+    assert dropout.base == "itt"
+    assert dropout.resolved_priors() == {
+        "alpha": {"dist": "Normal", "kwargs": {"mu": -2.0, "sigma": 1.5}},
+        "gamma": {"dist": "Normal", "kwargs": {"mu": 0.0, "sigma": 1.0}}}
+    priors.update(dropout.resolved_priors())
     model = build_model(panel, spec, priors)
     free = {v.name for v in model.free_RVs}
     assert {"alpha", "gamma", "participant_raw", "beta_condition_x_time"} <= free

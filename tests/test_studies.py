@@ -204,6 +204,11 @@ def test_conjugate_analysis_agrees_with_mcmc_on_the_itt_model(runs):
     }
     fit = fitting.fit_effect(data, seed=3, draws=400, tune=300, chains=1, backend="pyfunc")
     post = fit.summary()
+    # fit_effect reads the posterior and sample-stats Datasets of sample_posterior
+    posterior, stats = fitting.sample_posterior(data, seed=3, draws=400, tune=300, chains=1,
+                                                backend="pyfunc")
+    np.testing.assert_array_equal(posterior[f"beta_{fitting.ESTIMAND}"].values, fit.draws)
+    assert int(stats["diverging"].values.sum()) == fit.divergences
     sd = np.sqrt(cov[3, 3])
     # The MCMC fit estimates the variance components that the approximation takes as
     # known: agreement within half a posterior SD (mean) and 25 % (SD).
