@@ -41,8 +41,8 @@ def _reml(twin, code):
 @pytest.mark.parametrize("code", CODES)
 def test_agrees_with_reml_without_group_effect_under_wide_priors(twin, code):
     fit = imr_bayes.fit(twin, outcome=code, prior_set="wide", imr_group=False)
-    post = fit.effects.set_index("estimand").loc["condition_x_time"]
-    assert abs(post["mean"] - _reml(twin, code)) < 0.1 * post["sd"]
+    post = fit.estimates.row("condition_x_time")
+    assert abs(post["estimate"] - _reml(twin, code)) < 0.1 * post["sd"]
 
 
 def test_categorical_difference_agrees_with_reml(twin):
@@ -50,10 +50,9 @@ def test_categorical_difference_agrees_with_reml(twin):
     code = "imrs_client"
     fit = imr_bayes.fit(twin, outcome=code, analysis="itt_categorical", prior_set="wide",
                         imr_group=False)
-    eff = fit.effects
-    post = eff[(eff["estimand"] == "difference") & (eff["time"] == 2)].iloc[0]
+    post = fit.estimates.row("difference", time=2)
     d = twin[["participant_id", "arm", "time", code]].dropna()
     d = d.assign(condition=(d["arm"] == "imr").astype(float), y=d[code].astype(float))
     res = smf.mixedlm("y ~ C(time) * condition", d, groups=d["participant_id"]).fit(reml=True)
     reml = res.fe_params["condition"] + res.fe_params["C(time)[T.2]:condition"]
-    assert abs(post["mean"] - reml) < 0.1 * post["sd"]
+    assert abs(post["estimate"] - reml) < 0.1 * post["sd"]
