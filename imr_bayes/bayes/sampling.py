@@ -1,14 +1,14 @@
 """Compile a PyMC model once, swap its data, sample with nutpie (default) or PyMC's NUTS.
 
-Two backends. ``numba``: nutpie's own PyMC compiler, whose numba C callback costs about a
-minute per model on the shared 2-core machines and is not cached between processes, but is
-fastest per gradient. ``pyfunc``: the log density and its gradient are compiled by PyTensor
-(numba linker, cached on disk across processes) with every ``pm.Data`` container turned into
-an explicit input, and the pure jitted function is handed to nutpie's Rust NUTS through its
-``from_pyfunc`` interface (a Python call per gradient; the jitted function is pure, so the
-chains' threads share it). Either way one compiled model serves every data set of the same
-structure (all 12 outcomes): :meth:`CompiledModel.with_data` swaps the arrays, nothing is
-recompiled.
+Two backends. ``numba``: nutpie's own PyMC compiler, whose numba C callback is compiled
+again in every process (about 8 s with PyTensor's part cached, 20 s cold, on a quiet 2-core
+machine) but is fastest per gradient. ``pyfunc``: the log density and its gradient are
+compiled by PyTensor (numba linker, cached on disk across processes) with every ``pm.Data``
+container turned into an explicit input, and the pure jitted function is handed to nutpie's
+Rust NUTS through its ``from_pyfunc`` interface (a Python call per gradient; the jitted
+function is pure, so the chains' threads share it, one at a time: it holds the GIL). Either
+way one compiled model serves every data set of the same structure (all 12 outcomes):
+:meth:`CompiledModel.with_data` swaps the arrays, nothing is recompiled.
 
 Reproducibility: every graph is compiled without fast-math flags
 (:func:`deterministic_numba`), so the same seed gives the same draws whether the compile
@@ -82,8 +82,9 @@ class CompiledModel:
 
 
 #: Below this many iterations in total, "auto" uses the ``pyfunc`` backend (fast to compile,
-#: slower per gradient); at or above it ``numba`` (about a minute to compile, faster per
-#: gradient). Measured on the shared 2-core machine; see bench/results.md.
+#: slower per gradient); at or above it ``numba`` (slower to compile in every process, about
+#: 4x faster per gradient: it pays off after ~3 full-size fits of one structure in a
+#: process). Measured on the shared 2-core machine; see docs/performance.md.
 AUTO_NUMBA_ITERATIONS: int = 4000
 
 
@@ -168,11 +169,11 @@ def compile_model(model, backend: str = "pyfunc", *, persist: bool = True) -> Co
     Both backends compile inside :func:`deterministic_numba` and call each function once
     there, so no numba code of the model is generated with fast-math flags.
     """
-    if backend == "numba":
-        return _compile_numba(model)
-    if backend != "pyfunc":
+    if backend not in ("pyfunc", "numba"):
         raise ImrBayesError(f"unknown backend {backend!r}; valid: pyfunc, numba")
     with deterministic_numba():
+        if backend == "numba":
+            return _compile_numba(model)
         return _compile_pyfunc(model, persist=persist)
 
 
@@ -181,9 +182,8 @@ def _compile_numba(model) -> CompiledModel:
     from pytensor.tensor.sharedvar import TensorSharedVariable
 
     data_vars = [v for v in model.named_vars.values() if isinstance(v, TensorSharedVariable)]
-    with deterministic_numba():
-        compiled = nutpie.compile_pymc_model(model)
-        compiled.initial_point_func(0)
+    compiled = nutpie.compile_pymc_model(model)  # compiles its C callback eagerly
+    compiled.initial_point_func(0)  # PyMC's initial-point function compiles on first call
     used = frozenset(v.name for v in compiled.shared_var_keys)
     return CompiledModel(compiled, model, tuple(v.name for v in data_vars),
                          {v.name: str(v.dtype) for v in data_vars}, None, used)
