@@ -103,6 +103,7 @@ def fit_without_interaction(data: pd.DataFrame, *, outcome: str = "imrs_client",
         (``posterior`` has ``beta``/``beta_std`` without the interaction).
     """
     from imr_bayes import outcomes, registry
+    from imr_bayes.bayes.api import validate_for
     from imr_bayes.bayes.itt import make_panel
     from imr_bayes.bayes.lmm import Design, fit_design, sample_rows, shared_priors, with_design
     from imr_bayes.spec import load_prior_set
@@ -120,6 +121,7 @@ def fit_without_interaction(data: pd.DataFrame, *, outcome: str = "imrs_client",
                                   spec=spec,
                                   prior_set=load_prior_set(prior_set or spec.prior_set),
                                   seed=int(seed))
+    data = validate_for(data, spec, outcome)
     panel = make_panel(sample_rows(data, spec.sample), outcome, spec.terms)
     terms = _drop_interaction(panel.terms)
     keep = [panel.terms.index(t) for t in terms]

@@ -145,7 +145,6 @@ class PriorSet(_Strict):
 class SamplerSpec(_Strict):
     """Sampler settings (nutpie by default)."""
 
-    engine: Literal["marginal", "full"] = "marginal"
     sampler: Literal["nutpie", "pymc"] = "nutpie"
     backend: Literal["auto", "pyfunc", "numba"] = "auto"
     draws: int = Field(1000, ge=1)
@@ -393,7 +392,9 @@ class RandomSpec(_Strict):
 class LmmSpec(SpecBase):
     """Linear mixed model of one outcome (the paper's ITT family and its designs).
 
-    ``sample``: all randomized (``itt``), IMR completers + all controls (``completers``),
+    ``engine``: ``marginal`` integrates the participant intercept out (fast path), ``full``
+    samples it (a cross-check). ``sample``: all randomized (``itt``), IMR completers + all
+    controls (``completers``),
     or controls + IMR participants with enough sessions in a scored group (``fidelity``).
     ``time``: linear (0, 1, 2) or categorical. ``design``: the fixed effects — ``standard``
     (intercept, time, condition, condition x time), ``fidelity_subgroups`` (high and
@@ -405,6 +406,7 @@ class LmmSpec(SpecBase):
     nested_overrides: ClassVar[dict[str, str]] = {
         **SpecBase.nested_overrides, "participant": "random", "imr_group": "random"}
     model: Literal["lmm"]
+    engine: Literal["marginal", "full"] = "marginal"
     sample: Literal["itt", "completers", "fidelity"] = "itt"
     time: Literal["linear", "categorical"] = "linear"
     design: Literal["standard", "fidelity_subgroups", "fidelity_slope", "attendance"] = \
@@ -461,9 +463,6 @@ class CaceSpec(SpecBase):
         if not self.random.participant:
             raise ValueError("the cace model always has the participant intercept "
                              "(random.participant: true)")
-        if self.sampler.engine != "marginal":
-            raise ValueError("the cace model integrates the participant intercept out; "
-                             "sampler.engine must be 'marginal'")
         if self.covariates is not None:
             from imr_bayes.trial import facts
 

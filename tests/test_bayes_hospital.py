@@ -130,9 +130,6 @@ def test_bad_inputs():
         imr_bayes.fit(default_twin(), analysis="hospitalization", outcome="imrs_client")
 
 
-@pytest.mark.xfail(strict=True, reason="design gap (issue 13 core): sampler.engine is a "
-                   "field of every kind, so the logistic kind accepts engine='full' and "
-                   "ignores it; before the refactor this override was refused")
 def test_engine_override_is_refused_by_a_kind_without_a_participant_intercept():
     with pytest.raises(SpecError, match="engine"):
         load_analysis("hospitalization").with_overrides(engine="full")

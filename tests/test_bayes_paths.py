@@ -12,7 +12,7 @@ import pytest
 from fixtures_bayes import simulate_itt
 
 import imr_bayes
-from imr_bayes.bayes import engine
+from imr_bayes.bayes import sampling
 
 RUN = {"draws": 400, "tune": 300, "chains": 2, "seed": 3}
 
@@ -57,11 +57,11 @@ def test_one_compiled_model_serves_every_outcome():
     sim = simulate_itt(seed=11, cxt_d=0.3)  # same structure as test_bayes_itt: shared compile
     # the same values moved into the BSI range (0-4; the IMRS runs 1-5)
     other = sim.assign(bsi=sim["imrs_client"] - 1).drop(columns="imrs_client")
-    before = len(engine._COMPILED)
+    before = len(sampling._COMPILED)
     a = imr_bayes.fit(sim, outcome="imrs_client", draws=50, tune=50, chains=1)
-    n_after_first = len(engine._COMPILED)
+    n_after_first = len(sampling._COMPILED)
     b = imr_bayes.fit(other, outcome="bsi", draws=50, tune=50, chains=1)
-    assert len(engine._COMPILED) == n_after_first <= before + 1
+    assert len(sampling._COMPILED) == n_after_first <= before + 1
     # Different data really were used: the BSI scale standardizes differently.
     assert a.idata["constant_data"]["scale"] != b.idata["constant_data"]["scale"]
     assert not a.diagnostics.passed  # one chain: R-hat not computable, flagged

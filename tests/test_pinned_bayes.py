@@ -1,15 +1,22 @@
-"""Bayesian estimates equal the numbers pinned before the core refactor (issue 13).
+"""Bayesian estimates against pinned values: exactly now, statistically against 0.1.
 
-``tests/fixtures/pinned/bayes_effects.csv`` holds the 0.1 ``effects`` of 11 fits (every
-analysis; 2 chains x 300 draws, seed 4931) made by ``make_pinned.py`` before the refactor.
-The refactor kept every model graph, so the posterior means must agree within 0.5 Monte Carlo
-SE (SD / sqrt(min bulk ESS) of the pinned fit); on a machine whose compile cache matches the
-pinning run they are identical. Estimand names moved (no ``pp_``/``fidelity_`` prefixes);
-the deprecated ``fit.effects`` keeps the 0.1 names, so the rows are matched through it.
+Two pins of the same 11 fits (every analysis; 2 chains x 300 draws, seed 4931):
+
+* ``bayes_effects.csv`` was made by ``make_pinned.py`` **before the core refactor** (0.1
+  layout and names). The refactor itself kept every model graph and reproduced it exactly
+  (``docs/architecture.md``, "Numbers kept"). The deterministic compile that came after
+  (``numba__fastmath=False``, ``docs/performance.md``) changes the last bits of the log
+  density and hence the draws, so the check against 0.1 is statistical: the same posterior
+  sampled twice, each mean within 4 combined Monte Carlo SEs (SD / sqrt(min bulk ESS) of each
+  run, added in quadrature), and the same rows with P(benefit) where 0.1 had one.
+* ``bayes_estimates.csv`` was made by ``make_pinned_estimates.py`` with the deterministic
+  compile: same seed, same draws whatever the compile-cache state, so the check is exact
+  (relative 1e-10).
 """
 
 from __future__ import annotations
 
+import sys
 import warnings
 from pathlib import Path
 
@@ -17,42 +24,57 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import imr_bayes
-from imr_bayes.data import default_twin
-
 pytestmark = pytest.mark.slow
 
-PINNED = Path(__file__).parent / "fixtures" / "pinned" / "bayes_effects.csv"
-SETTINGS = {"draws": 300, "tune": 300, "chains": 2, "seed": 4931}
+PINNED = Path(__file__).parent / "fixtures" / "pinned"
+sys.path.insert(0, str(PINNED))
+from make_pinned_estimates import fit_all  # noqa: E402
+
+KEYS = ["analysis", "outcome", "estimand", "arm", "time"]
 
 
 @pytest.fixture(scope="module")
-def pinned():
-    return pd.read_csv(PINNED)
+def now() -> pd.DataFrame:
+    return fit_all()
 
 
-@pytest.mark.parametrize("analysis, outcome", [
-    ("itt", "imrs_client"), ("itt", "asi"), ("itt_categorical", "imrs_client"),
-    ("completers", "imrs_client"), ("completers_categorical", "ses"),
-    ("cace", "imrs_client"), ("fidelity", "sers_sf"), ("fidelity_dose", "imrs_client"),
-    ("attendance_dose", "imrs_client"), ("hospitalization", "imrs_client"),
-    ("los", "imrs_client"),
-])
-def test_estimates_match_the_pinned_values(pinned, analysis, outcome):
-    old = pinned[(pinned["analysis"] == analysis) & (pinned["requested_outcome"] == outcome)]
-    kw = {} if analysis in ("hospitalization", "los") else {"outcome": outcome}
-    fit = imr_bayes.fit(default_twin(), analysis=analysis, **kw, **SETTINGS)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        new = fit.effects
-    keys = ["estimand", "arm", "time"]
-    old = old.assign(time=old["time"].astype("Int64"))
-    merged = old.merge(new.assign(time=new["time"].astype("Int64")), on=keys, how="outer",
-                       suffixes=("_old", "_new"), indicator=True)
-    assert (merged["_merge"] == "both").all(), merged.loc[merged["_merge"] != "both", keys]
-    mcse = merged["sd_old"] / np.sqrt(merged["min_ess_bulk"])
-    gap = (merged["mean_new"] - merged["mean_old"]).abs() / mcse
-    assert gap.max() <= 0.5, merged.loc[gap.idxmax(), keys]
-    for col in ("p_benefit", "p_direction"):
-        a, b = merged[f"{col}_old"].to_numpy(float), merged[f"{col}_new"].to_numpy(float)
-        assert np.array_equal(np.isnan(a), np.isnan(b)), col
+def _keyed(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.copy()
+    df["time"] = df["time"].astype("Int64")
+    df["arm"] = df["arm"].astype("string")
+    return df.set_index(KEYS).sort_index()
+
+
+def test_estimates_equal_the_deterministic_pin(now):
+    pinned = _keyed(pd.read_csv(PINNED / "bayes_estimates.csv"))
+    current = _keyed(now)
+    assert list(current.index) == list(pinned.index)
+    for col in ("estimate", "ci_low", "ci_high", "sd", "p_direction", "p_benefit"):
+        np.testing.assert_allclose(current[col].to_numpy(float), pinned[col].to_numpy(float),
+                                   rtol=1e-10, atol=1e-12, err_msg=col)
+
+
+def test_estimates_agree_with_the_pre_refactor_release(now):
+    """Same posteriors as 0.1 (matched through the deprecated 0.1 names)."""
+    import imr_bayes
+    from imr_bayes.bayes.api import legacy_effects
+
+    old = pd.read_csv(PINNED / "bayes_effects.csv")
+    fits = now.groupby(["analysis", "outcome"], sort=False)
+    for (analysis, outcome), rows in fits:
+        fit = type("Fit", (), {})()
+        fit.analysis = analysis
+        fit.estimates = imr_bayes.Estimates(rows.drop(columns="min_ess_bulk"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            new = legacy_effects(fit).assign(min_ess_bulk=rows["min_ess_bulk"].to_numpy())
+        ref = old[(old["analysis"] == analysis) & (old["outcome"] == outcome)]
+        merged = ref.merge(new.assign(time=new["time"].astype("Int64")).astype({"arm": object}),
+                           on=["estimand", "arm", "time"], how="outer",
+                           suffixes=("_old", "_new"), indicator=True)
+        assert (merged["_merge"] == "both").all(), (analysis, merged["estimand"].tolist())
+        mcse = np.hypot(merged["sd_old"] / np.sqrt(merged["min_ess_bulk_old"]),
+                        merged["sd_new"] / np.sqrt(merged["min_ess_bulk_new"]))
+        gap = ((merged["mean_new"] - merged["mean_old"]).abs() / mcse).max()
+        assert gap <= 4, (analysis, outcome, gap)
+        assert np.array_equal(merged["p_benefit_old"].isna(), merged["p_benefit_new"].isna())

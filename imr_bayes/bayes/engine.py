@@ -4,8 +4,9 @@ Every model of the package goes through here: the analyses of :func:`imr_bayes.f
 kind), the LOO refits, partial pooling across outcomes and the dropout model.
 
 * :func:`compiled` returns the compiled model of a structure, compiling it only on first use
-  in a process (one cache, keyed by the model's structure and resolved priors, never by the
-  data; the compiled function itself is cached on disk by PyTensor across processes);
+  in a process (one cache, :func:`imr_bayes.bayes.sampling.compiled_model`, keyed by the
+  model's structure and resolved priors, never by the data; the ``pyfunc`` backend's compiled
+  functions are also kept on disk, so a later process does not compile again);
 * :func:`sample` samples a compiled model with a spec's sampler settings;
 * :func:`assemble` builds the DataTree with the provenance attrs (spec hash, data hash,
   seed, versions, priors), runs the diagnostics against the spec's thresholds, summarizes the
@@ -24,8 +25,6 @@ import pandas as pd
 
 from imr_bayes.errors import ImrBayesError
 from imr_bayes.spec import SamplerSpec
-
-_COMPILED: dict[str, Any] = {}
 
 
 def cache_key(key: Mapping[str, Any], backend: str) -> str:
@@ -50,14 +49,11 @@ def compiled(key: Mapping[str, Any], build: Callable[[], Any], sampler: SamplerS
     imr_bayes.bayes.sampling.CompiledModel
         Swap data with ``.with_data(...)``.
     """
-    from imr_bayes.bayes.sampling import choose_backend, compile_model
+    from imr_bayes.bayes.sampling import choose_backend, compiled_model
 
     backend = choose_backend(sampler.backend, draws=sampler.draws, tune=sampler.tune,
                              chains=sampler.chains)
-    text = cache_key(key, backend)
-    if text not in _COMPILED:
-        _COMPILED[text] = compile_model(build(), backend=backend)
-    return _COMPILED[text]
+    return compiled_model(cache_key(key, backend), build, backend)
 
 
 def sample(compiled_model, sampler: SamplerSpec, seed: int):
@@ -172,7 +168,8 @@ def provenance(spec, *, seed: int, data_hash: str, priors: Mapping[str, Any],
         "spec": json.dumps(spec.model_dump(mode="json"), sort_keys=True),
         "data_hash": data_hash, "seed": int(seed),
         "versions": json.dumps(package_versions(), sort_keys=True),
-        "engine": spec.sampler.engine, "sampler": spec.sampler.sampler,
+        "sampler": spec.sampler.sampler,
+        **({"engine": spec.engine} if hasattr(spec, "engine") else {}),
         "priors": json.dumps(dict(priors), sort_keys=True),
     }
     if prior_set is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from imr_bayes.constants import DEFAULT_SEED
@@ -189,14 +190,23 @@ def formula_fit(tree: xr.DataTree, *, n_rows: int,
         Diagnostics of every posterior variable; effects of the scalar ones.
     """
     from imr_bayes.bayes.api import BayesianFit
-    from imr_bayes.bayes.effects import effects_frame, summarize_draws
     from imr_bayes.diagnostics import diagnose
+    from imr_bayes.estimates import Estimates
 
     label, response = tree.attrs["analysis"], tree.attrs["outcome"]
     posterior = tree["posterior"]
     diagnostics = diagnose(tree, list(posterior.data_vars), thresholds or DiagnosticsSpec())
-    rows = [{"analysis": label, "outcome": response, "estimand": name, "scale": "raw",
-             "n_rows": n_rows, **summarize_draws(var.values)}
-            for name, var in posterior.data_vars.items() if var.ndim == 2]
+    items = []
+    for name, var in posterior.data_vars.items():
+        extra = [d for d in var.dims if d not in ("chain", "draw")]
+        if not extra:
+            items.append(({"estimand": str(name)}, var.values))
+            continue
+        stacked = var.stack(element=extra).transpose("chain", "draw", "element")
+        for k, coord in enumerate(stacked["element"].values):
+            tag = ", ".join(str(c) for c in np.atleast_1d(coord))
+            items.append(({"estimand": f"{name}[{tag}]"}, stacked.values[..., k]))
+    est = Estimates.from_draws({"analysis": label, "outcome": response, "n_rows": n_rows},
+                               items)
     return BayesianFit(analysis=label, outcome=response, idata=tree,
-                       effects=effects_frame(rows), diagnostics=diagnostics, spec=None)
+                       estimates=est, diagnostics=diagnostics, spec=None)

@@ -116,11 +116,12 @@ def sample_lmm(panel, spec, priors: dict[str, dict[str, Any]], seed: int):
     from imr_bayes.bayes.itt import build_model, extract_draws
 
     s = spec.sampler
-    key = {"kind": "lmm", "engine": s.engine, "terms": panel.terms,
+    key = {"kind": "lmm", "engine": spec.engine, "terms": panel.terms,
            "random": spec.random.model_dump(), "by_arm": spec.residual_sd_by_arm,
            "groups": len(panel.groups), "priors": priors,
-           "participants": len(panel.participants) if s.engine == "full" else None}
-    compiled = engine.compiled(key, lambda: build_model(panel, spec, priors, engine=s.engine),
+           "participants": len(panel.participants) if spec.engine == "full" else None}
+    compiled = engine.compiled(key, lambda: build_model(panel, spec, priors,
+                                                        engine=spec.engine),
                                s).with_data(panel.model_data())
     posterior, stats = engine.sample(compiled, s, seed)
     return extract_draws(posterior, panel, spec), posterior, stats
