@@ -80,6 +80,9 @@ class RunSettings:
         Seed of every fit.
     draws, tune, chains : int or None
         Override the sampler settings of ``quick`` / full.
+    study_label : str or None
+        Name of the user's study in the report's title; None: the data file's stem. Needs
+        ``data_path`` (the twin's report is titled after the IMR trial).
     """
 
     data_path: Path | None = None
@@ -91,6 +94,7 @@ class RunSettings:
     draws: int | None = None
     tune: int | None = None
     chains: int | None = None
+    study_label: str | None = None
 
     @property
     def sampling(self) -> dict[str, int]:
@@ -104,6 +108,13 @@ class RunSettings:
     def data_source(self) -> str:
         """``"twin"`` for the default synthetic twin, else ``"user"``."""
         return "twin" if self.data_path is None else "user"
+
+    @property
+    def study(self) -> str:
+        """The study the run's data belong to: ``"IMR trial"`` for the twin, else the label."""
+        if self.data_path is None:
+            return "IMR trial"
+        return self.study_label or Path(self.data_path).stem
 
 
 @dataclass(frozen=True)
@@ -275,6 +286,8 @@ STAGES: tuple[Stage, ...] = (
     Stage("data", "Data summary", "imr_bayes.stages:data_summary"),
     Stage("audit", "Audit of the published tables", "imr_bayes.stages:audit"),
     Stage("summary_level", "Summary-level reanalysis", "imr_bayes.stages:summary_level"),
+    Stage("verdict", "Verdict from the published numbers", "imr_bayes.stages:verdict",
+          ("summary_level", "audit")),
     Stage("frequentist", "Frequentist replication", "imr_bayes.stages:frequentist"),
     Stage("fits", "Bayesian fits", "imr_bayes.stages:bayesian_fits"),
     Stage("prior_sensitivity", "Prior sensitivity", "imr_bayes.stages:prior_sensitivity",
@@ -375,6 +388,11 @@ def validate_settings(settings: RunSettings) -> None:
         raise ImrBayesError(f"data file not found: {settings.data_path}")
     if settings.column_map and settings.data_path is None:
         raise ImrBayesError("a column map needs a data file (--data FILE)")
+    if settings.study_label is not None and settings.data_path is None:
+        raise ImrBayesError("a study label needs a data file (--data FILE); the synthetic "
+                            "twin's report is titled after the IMR trial")
+    if settings.study_label is not None and not settings.study_label.strip():
+        raise ImrBayesError("the study label must not be empty")
 
 
 def plan_fits(settings: RunSettings) -> list[tuple[str, str | None]]:

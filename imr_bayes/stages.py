@@ -71,6 +71,20 @@ def summary_level(ctx: RunContext) -> StageResult:
     return StageResult(value=sl.reanalyze_published())
 
 
+def verdict(ctx: RunContext) -> StageResult:
+    """Read each outcome's published estimate under three priors (:mod:`imr_bayes.verdict`)."""
+    from imr_bayes.verdict import verdict as compute
+
+    reanalysed = ctx.value("summary_level")
+    if reanalysed is None:
+        return StageResult("unavailable", "needs the summary-level reanalysis")
+    flags = ctx.value("audit")
+    if flags is None:
+        return StageResult("warning", "the audit did not run: flags on the verdict's numbers "
+                                      "are not checked", compute(reanalysed))
+    return StageResult(value=compute(reanalysed, flags))
+
+
 def frequentist(ctx: RunContext) -> StageResult:
     """Replicate every published frequentist analysis; set it beside the paper."""
     from imr_bayes import frequentist as freq

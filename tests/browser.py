@@ -80,7 +80,10 @@ def inspect_page(driver: Any, page: Path) -> dict[str, Any]:
     -------
     dict
         ``console_errors`` (SEVERE browser log entries), ``images`` (src prefix, complete,
-        naturalWidth per ``<img>``), ``title``, and ``tables`` (id -> number of body rows).
+        naturalWidth per ``<img>``), ``title``, ``heading`` (the ``<h1>``), ``tables``
+        (id -> number of body rows), ``sections`` (page order: id, the text of its
+        data-source tag, top edge in px from the page's top) and ``lists`` (id of each
+        ``<ol class="items">`` -> number of entries), ``viewport_height`` (px).
     """
     driver.get(page.resolve().as_uri())
     driver.execute_script("return document.readyState")  # waits for the load event
@@ -92,18 +95,34 @@ def inspect_page(driver: Any, page: Path) -> dict[str, Any]:
         "const out = {}; for (const t of document.querySelectorAll('table[id]')) "
         "{ out[t.id] = t.tBodies.length ? t.tBodies[0].rows.length : 0; } return out;"
     )
+    layout = driver.execute_script(
+        "const sections = Array.from(document.querySelectorAll('main > section')).map(s => "
+        "{ const tag = s.querySelector(':scope > p.source'); return {id: s.id, "
+        "source: tag ? tag.textContent.trim() : '', "
+        "top: s.getBoundingClientRect().top + window.scrollY}; });"
+        "const lists = {}; for (const l of document.querySelectorAll('ol.items[id]')) "
+        "{ lists[l.id] = l.querySelectorAll(':scope > li').length; }"
+        "return {sections: sections, lists: lists, viewport: window.innerHeight, "
+        "heading: document.querySelector('h1').textContent.trim()};"
+    )
     logs = driver.get_log("browser")
     return {
         "console_errors": [e for e in logs if e.get("level") == "SEVERE"],
         "images": images,
         "title": driver.title,
+        "heading": layout["heading"],
         "tables": tables,
+        "sections": layout["sections"],
+        "lists": layout["lists"],
+        "viewport_height": layout["viewport"],
     }
 
 
-def screenshot(driver: Any, target: Path) -> Path:
-    """Save a full-page PNG screenshot of the current page."""
-    height = driver.execute_script("return document.body.scrollHeight")
-    driver.set_window_size(1280, min(max(int(height), 800), 16000))
+def screenshot(driver: Any, target: Path, *, height: int | None = None) -> Path:
+    """Save a PNG screenshot of the current page: the whole page, or its top ``height`` px."""
+    if height is None:
+        height = min(max(int(driver.execute_script("return document.body.scrollHeight")),
+                         800), 16000)
+    driver.set_window_size(1280, height)
     driver.save_screenshot(str(target))
     return target

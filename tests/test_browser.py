@@ -1,9 +1,12 @@
 """The report in a real browser: headless Chromium (Debian packages) driven by selenium.
 
 A ``--quick`` report on two outcomes is generated through the command line, opened from
-``file://``, and checked: no console errors, every image loaded, the comparison table has
-one row per outcome. A screenshot is saved next to the report (``screenshot.png``).
-Slow tier (``make test-slow``); ``.ci/run`` runs it after the fast tier.
+``file://``, and checked: no console errors, every image loaded, the verdict on the trial
+first (its 12 outcomes, on the first screen) and the provenance last, a data-source tag on
+every section (the twin's sections marked SYNTHETIC), the comparison table with one row per
+fitted outcome. Screenshots are saved next to the report (``screenshot.png``, the whole
+page; ``first_screen.png``, the top, as in the README). Slow tier (``make test-slow``);
+``.ci/run`` runs it after the fast tier.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from tests import browser
 pytestmark = pytest.mark.slow
 
 OUTCOMES = ("imrs_client", "bsi")
+#: Height in px of the first-screen screenshot (the README's docs/img/report.png).
+FIRST_SCREEN = 1600
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +43,7 @@ def report(tmp_path_factory) -> Path:
 def page_info(report):
     with browser.chromium_driver() as driver:
         info = browser.inspect_page(driver, report / "index.html")
+        browser.screenshot(driver, report / "first_screen.png", height=FIRST_SCREEN)
         browser.screenshot(driver, report / "screenshot.png")
     return info
 
@@ -58,8 +64,34 @@ def test_every_image_loads(page_info, report):
 
 
 def test_screenshot_saved_next_to_report(page_info, report):
-    shot = report / "screenshot.png"
-    assert shot.read_bytes().startswith(b"\x89PNG")
+    for name in ("screenshot.png", "first_screen.png"):
+        assert (report / name).read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_verdict_comes_first_and_the_provenance_last(page_info):
+    order = [s["id"] for s in page_info["sections"]]
+    assert order[:2] == ["verdict", "audit_findings"]
+    assert order[-1] == "provenance"
+    # the verdict starts on the first screen, under the title and the contents
+    assert page_info["sections"][0]["top"] < page_info["viewport_height"]
+    assert page_info["heading"] == "IMR trial: Bayesian reanalysis"
+
+
+def test_every_section_carries_its_data_source_tag(page_info, report):
+    summary = json.loads((report / "summary.json").read_text())
+    expected = {s["key"]: s["source_tag"] for s in summary["sections"]}
+    shown = {s["id"]: s["source"] for s in page_info["sections"]}
+    assert shown.keys() == expected.keys()
+    for key, tag in shown.items():
+        assert tag == f"Data source: {expected[key]}", key
+    data = [s["key"] for s in summary["sections"] if s["source"] == "data"]
+    assert data and all(shown[k].startswith("Data source: SYNTHETIC twin") for k in data)
+    assert shown["verdict"] == "Data source: published numbers"
+
+
+def test_the_verdict_shows_all_12_outcomes(page_info):
+    assert page_info["lists"]["items-verdict"] == 12  # one sentence per outcome
+    assert page_info["tables"]["table-verdict-verdict"] == 12  # one row per outcome
 
 
 def test_comparison_table_has_one_row_per_outcome(page_info, report):

@@ -136,6 +136,13 @@ def test_report_folder_holds_page_tables_and_summary(fake_registry, tmp_path):
     assert by_key["broken"]["status"] == "failed" and by_key["drawn"]["status"] == "failed"
     assert summary["settings"]["sampling"] == reanalysis.QUICK_SAMPLING
     assert "http://" not in html and "https://" not in html  # no network resources
+    # the title follows the data; every section carries its data-source tag
+    assert summary["title"] == "IMR trial: Bayesian reanalysis"
+    assert "<h1>IMR trial: Bayesian reanalysis</h1>" in html
+    assert [s["source_tag"] for s in summary["sections"]] == [
+        "SYNTHETIC twin — illustrates the method, not evidence about the trial"] * 3 + [
+        "this run: settings, software and checklist"]
+    assert html.count('<p class="source source-') == len(FAKE_SECTIONS)
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(folder.stat().st_mode) == 0o777 & ~umask  # not the private tmp mode
@@ -181,6 +188,8 @@ def test_no_report_module_fits_or_samples():
         (RunSettings(analyses=("itt_categorcal",)), "Did you mean 'itt_categorical'"),
         (RunSettings(data_path=Path("/no/such/file.csv")), "data file not found"),
         (RunSettings(column_map=(("id", "participant_id"),)), "needs a data file"),
+        (RunSettings(study_label="My trial"), "a study label needs a data file"),
+        (RunSettings(data_path=Path(__file__), study_label=" "), "must not be empty"),
         (RunSettings(draws=0), "draws must be a positive integer"),
     ],
 )
@@ -257,3 +266,25 @@ def test_bad_user_data_fails_before_any_stage_runs(tmp_path, fake_registry):
     with pytest.raises(DataValidationError, match="missing column"):
         reanalysis.run(RunSettings(data_path=bad), progress=events.append)
     assert events == []
+
+
+@pytest.mark.parametrize(("label", "title"), [
+    ([], "leiden_pilot: Bayesian reanalysis"),
+    (["--study-label", "Leiden IMR pilot"], "Leiden IMR pilot: Bayesian reanalysis"),
+])
+def test_a_report_on_the_users_data_is_titled_after_the_study(fake_registry, tmp_path, label,
+                                                              title):
+    from imr_bayes.cli import main
+    from imr_bayes.data import default_twin, save
+
+    data = save(default_twin(), tmp_path / "leiden_pilot.csv")
+    out = tmp_path / "reports"
+    assert main(["reanalyze", "--data", str(data), *label, "--no-progress",
+                 "--out", str(out)]) == 0
+    folder = next(out.iterdir())
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["title"] == title
+    assert f"<h1>{title}</h1>" in (folder / "index.html").read_text()
+    tags = {s["key"]: s["source_tag"] for s in summary["sections"]}
+    assert tags["first"] == "your data: leiden_pilot.csv"
+    assert "IMR trial" not in title

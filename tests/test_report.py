@@ -364,3 +364,145 @@ def test_missing_data_stage_without_itt_fits_is_unavailable():
     ctx = _ctx(quick=True)
     assert stages.missing_data(ctx).status == "unavailable"
     assert sections.missing_data(_result(ctx)).status == "unavailable"  # not run
+
+
+# --- the verdict first, data-source tags, twin sentences that never read like findings ----
+
+def test_sections_open_with_the_verdict_and_close_with_provenance():
+    keys = [s.key for s in sections.SECTIONS]
+    assert keys[:2] == ["verdict", "audit_findings"]
+    assert keys[-1] == "provenance" and keys[-2] == "barg"
+    sources = [s.source for s in sections.SECTIONS]
+    assert sources[:2] == ["published", "published"]
+    # the Bayesian counterparts on the data come right after the verdict and its audit
+    first_data = sources.index("data")
+    assert first_data == 2
+    assert set(sources[first_data:sources.index("published", first_data)]) == {"data"}
+
+
+def test_source_tags_and_the_phrase_that_opens_data_sentences(tmp_path):
+    by_key = {s.key: s for s in sections.SECTIONS}
+    twin, user = RunSettings(), RunSettings(data_path=tmp_path / "trial.csv")
+    assert sections.source_tag(by_key["verdict"], twin) == "published numbers"
+    assert sections.source_tag(by_key["verdict"], user) == "published numbers"
+    assert sections.source_tag(by_key["fits"], twin) == (
+        "SYNTHETIC twin — illustrates the method, not evidence about the trial")
+    assert sections.source_tag(by_key["fits"], user) == "your data: trial.csv"
+    assert sections.source_tag(by_key["provenance"], twin).startswith("this run")
+    assert sections.on_data(twin) == "On the synthetic twin (not trial data)"
+    assert sections.on_data(user) == "On your data (trial.csv)"
+
+
+@pytest.fixture(scope="module")
+def verdict_result():
+    ctx = _ctx()
+    for key in ("audit", "summary_level", "verdict"):
+        ctx.results[key] = getattr(stages, key)(ctx)
+    return _result(ctx)
+
+
+def test_verdict_section_lists_the_12_outcomes_beside_a_forest_plot(verdict_result):
+    res = sections.verdict(verdict_result)
+    assert res.status == "ok"
+    assert len(res.items) == 12 and res.items[0].startswith("IMRS client: ")
+    shown = res.tables["verdict"]
+    assert len(shown) == 12 and "sentence" not in shown.columns
+    assert res.tables["verdict_all_columns"]["sentence"].tolist() == res.items
+    assert res.csv_only == ("verdict_all_columns",)
+    assert [f.name for f in res.figures] == ["forest"]
+    assert res.figures[0].png.startswith(PNG_MAGIC)
+    assert len(res.summary["outcomes"]) == 12
+    assert res.summary["rules"] == {"prior": "sceptical", "strong_p": 0.975,
+                                    "moderate_p": 0.9, "weak_p": 0.75, "likely_p": 0.75,
+                                    "unlikely_p": 0.25, "important_d": 0.2}
+    # the forest plot: published estimate and CI per outcome, on the 18-month d scale
+    data = sections.verdict_forest_data(res.tables["verdict_all_columns"])
+    pub = data[data["source"] == "published"].set_index("outcome")
+    assert pub.loc["imrs_client", "label"] == "IMRS client (T2)"
+    assert pub.loc["bsi", "label"] == "BSI (T3)"
+    assert pub.loc["imrs_client", "estimate"] == pytest.approx(0.28)
+
+
+def test_audit_findings_section_says_how_each_flag_changes_the_reading(verdict_result):
+    res = sections.audit_findings(verdict_result)
+    assert res.status == "ok"
+    assert len(res.items) == 2
+    assert all(s.startswith("IMRS clinician (Table 2, IMRS clinician version, Condition × "
+                            "time): the audit flags") for s in res.items)
+    assert res.summary["n_findings"] == 2 and res.summary["n_changing"] == 2
+    assert "2 of the 42 flags" in res.text[0]
+
+
+def test_verdict_sections_without_the_stage_are_unavailable():
+    r = _result(_ctx())
+    assert sections.verdict(r).status == "unavailable"
+    assert sections.audit_findings(r).status == "unavailable"
+
+
+def test_a_verdict_without_the_audit_is_shown_with_a_warning():
+    ctx = _ctx()
+    ctx.results["summary_level"] = stages.summary_level(ctx)
+    ctx.results["verdict"] = stages.verdict(ctx)
+    r = _result(ctx)
+    assert sections.verdict(r).status == "warning" and len(sections.verdict(r).items) == 12
+    found = sections.audit_findings(r)
+    assert found.status == "warning" and found.message.startswith("the audit did not run")
+
+
+@pytest.fixture(scope="module")
+def twin_run():
+    """A small real run of every stage that renders the data (prior sets by stand-in refits)."""
+    from imr_bayes import reanalysis
+
+    settings = RunSettings(quick=True, outcomes=("imrs_client",), analyses=("itt",),
+                           draws=100, tune=100, chains=2)
+    keys = ("data", "frequentist", "fits", "ppc", "missing_data", "comparison", "verdict")
+    run = reanalysis.run(settings, stages=keys, options={"pooling": False})
+    ctx = _ctx(**vars(settings))
+    ctx.results.update(run.stages)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(vars(imr_bayes), "fit", _stand_in_fit)
+        ctx.results["prior_sensitivity"] = stages.prior_sensitivity(ctx)
+    return _result(ctx)
+
+
+def _data_views(r):
+    from imr_bayes.report.html import rendered
+
+    return [(sec, view) for sec, view in rendered(r) if sec.source == "data"]
+
+
+def test_every_sentence_on_the_twin_names_the_twin(twin_run):
+    views = _data_views(twin_run)
+    assert {sec.key for sec, _ in views} == {
+        "data", "frequentist", "fits", "forest", "sensitivity", "ppc", "missing_data",
+        "comparison"}
+    opening = "On the synthetic twin (not trial data)"
+    for sec, view in views:
+        assert view.status != "failed", (sec.key, view.message)
+        for paragraph in [*view.text, *view.items]:
+            assert paragraph.startswith(opening), (sec.key, paragraph)
+        for fig in view.figures:
+            assert "synthetic twin" in fig.caption and "not evidence about the trial" in (
+                fig.caption), (sec.key, fig.caption)
+    missing = dict(views)[next(s for s, _ in views if s.key == "missing_data")]
+    tipping = missing.tables["tipping_points"]
+    assert tipping["sentence"].str.startswith(f"{opening}, IMRS client: ").all()
+    assert all(t["sentence"].startswith(opening)
+               for t in missing.summary["tipping_points"])
+
+
+def test_on_the_users_data_sentences_name_the_file_and_never_the_twin(twin_run, tmp_path):
+    import dataclasses
+
+    data = tmp_path / "leiden_trial.csv"
+    data.write_text("x\n")
+    settings = dataclasses.replace(twin_run.settings, data_path=data)
+    user_run = dataclasses.replace(twin_run, settings=settings)
+    for sec, view in _data_views(user_run):
+        for paragraph in view.text:
+            assert paragraph.startswith("On your data (leiden_trial.csv)"), (sec.key,
+                                                                               paragraph)
+            assert "twin" not in paragraph.lower(), (sec.key, paragraph)
+        for fig in view.figures:
+            assert fig.caption.endswith("Data: leiden_trial.csv."), (sec.key, fig.caption)

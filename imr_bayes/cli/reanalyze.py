@@ -33,6 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--column-map", nargs="+", default=[], metavar="FILE_COL=CONTRACT_COL",
                         help="rename columns of --data to the contract's names, "
                              "e.g. --column-map id=participant_id group=arm")
+    parser.add_argument("--study-label", metavar="LABEL",
+                        help="your study's name in the report's title (needs --data; "
+                             "default: the data file's name without extension)")
     parser.add_argument("--out", type=Path, default=Path("reports"), metavar="DIR",
                         help="folder that receives <run-id>/ (default: reports)")
     parser.add_argument("--quick", action="store_true",
@@ -109,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
         outcomes=tuple(args.outcomes),
         analyses=tuple(args.analyses) if args.analyses is not None else None,
         seed=args.seed,
+        study_label=args.study_label,
     )
     reanalysis.validate_settings(settings)
     bars = _Bars(enabled=not args.no_progress)

@@ -40,7 +40,8 @@ class BargItem:
 
 ITEMS: tuple[BargItem, ...] = (
     BargItem("P.A", "Why Bayesian", (), "README.md; docs/report.md"),
-    BargItem("P.B", "Goals of the analysis", ("comparison",), "README.md; docs/report.md"),
+    BargItem("P.B", "Goals of the analysis", ("verdict", "comparison"),
+             "README.md; docs/report.md"),
     BargItem("1.A", "Data variables (outcomes, predictors)", ("data",), "docs/architecture.md"),
     BargItem("1.B", "Likelihood, parameters and multilevel structure", ("fits",),
              "docs/ (Bayesian model documentation)"),
@@ -57,7 +58,8 @@ ITEMS: tuple[BargItem, ...] = (
     BargItem("3.B", "Posterior summaries: central tendency and 95 % ETI", ("fits", "forest")),
     BargItem("3.C", "Bayes factors and posterior model probabilities", ("comparison",)),
     BargItem("4.A", "ROPE: limits and justification", ("comparison",), "docs/ (ROPE)"),
-    BargItem("4.B", "Decision thresholds and decisions", ("comparison",)),
+    BargItem("4.B", "Decision thresholds and decisions", ("verdict", "comparison"),
+             "docs/report.md (verdict sentence rules)"),
     BargItem("5.A", "Sensitivity to the prior (broad priors)", ("summary_level", "sensitivity")),
     BargItem("5.B", "Sensitivity to the prior (informed priors)", ("summary_level",)),
     BargItem("5.C", "Sensitivity of Bayes factors to the prior", ("sensitivity",)),

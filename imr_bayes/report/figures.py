@@ -74,9 +74,13 @@ def forest_data(estimates: pd.DataFrame) -> pd.DataFrame:
 
 
 def plot_forest(data: pd.DataFrame, *, title: str = "",
-                xlabel: str = "effect in pooled baseline SDs (positive favours IMR)"
-                ) -> MplFigure:
-    """Draw :func:`forest_data`: one row per outcome, one marker per source, 95 % intervals."""
+                xlabel: str = "effect in pooled baseline SDs (positive favours IMR)",
+                marks: Sequence[float] = ()) -> MplFigure:
+    """Draw :func:`forest_data`: one row per outcome, one marker per source, 95 % intervals.
+
+    ``marks``: x positions of dotted reference lines (e.g. +/- a clinically important d)
+    beside the dashed line at 0.
+    """
     sources = list(dict.fromkeys(data["source"]))
     labels = list(dict.fromkeys(data["label"]))
     colors = {s: c for s, c in zip(
@@ -92,13 +96,18 @@ def plot_forest(data: pd.DataFrame, *, title: str = "",
         marker = "s" if source == "published" else "o"
         ax.plot(sub["estimate"], y, marker, color=colors[source], label=source, ms=5)
     ax.axvline(0, color="#888888", lw=0.8, ls="--")
+    for x in marks:
+        ax.axvline(x, color="#888888", lw=0.8, ls=":")
     ax.set_yticks(range(len(labels)), labels)
     ax.invert_yaxis()
     ax.set_xlabel(xlabel)
-    ax.legend(loc="lower right", fontsize=8, frameon=False)
     if title:
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
+    # the legend goes under the x label (0.55 inch below the axes), clear of the rows
+    below = -0.55 / (ax.get_position().height * fig.get_figheight())
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, below), ncol=len(sources),
+              fontsize=8, frameon=False)
     return fig
 
 

@@ -55,6 +55,16 @@ def table_html(df: pd.DataFrame, table_id: str) -> str:
                          border=0, escape=True)
 
 
+def report_title(result: Reanalysis) -> str:
+    """Return the page's title: the IMR trial for the twin, the user's study otherwise.
+
+    The report of the synthetic twin (and of the published numbers it always carries) is
+    "IMR trial: Bayesian reanalysis"; a run on the user's data is titled after
+    ``RunSettings.study`` (``--study-label``, default the data file's stem).
+    """
+    return f"{result.settings.study}: Bayesian reanalysis"
+
+
 def _title(name: str) -> str:
     return name.replace("_", " ").capitalize()
 
@@ -122,6 +132,9 @@ def render(result: Reanalysis, views: list[tuple[Section, SectionView]] | None =
         undefined=jinja2.StrictUndefined,
     )
     css = resources.files("imr_bayes.report").joinpath("templates/report.css").read_text("utf-8")
+    from imr_bayes.report.sections import source_kind, source_tag
+
+    settings = result.settings
     sections = []
     problems = []
     for sec, res in (views if views is not None else rendered(result)):
@@ -141,13 +154,15 @@ def render(result: Reanalysis, views: list[tuple[Section, SectionView]] | None =
         entry = {
             "key": sec.key, "title": sec.title, "status": res.status,
             "status_label": STATUS_LABELS[res.status], "message": res.message,
-            "text": res.text, "tables": tables, "figures": figures, "csv_links": csv_links,
+            "text": res.text, "bullets": res.items, "tables": tables, "figures": figures,
+            "csv_links": csv_links, "source_kind": source_kind(sec, settings),
+            "source_tag": source_tag(sec, settings),
         }
         sections.append(entry)
         if res.status in ("failed", "warning"):
             problems.append(entry)
-    settings = result.settings
     return env.get_template("report.html").render(
+        title=report_title(result),
         run_id=result.run_id,
         started=result.started,
         seconds=result.seconds,
@@ -164,15 +179,19 @@ def render(result: Reanalysis, views: list[tuple[Section, SectionView]] | None =
 def summary(result: Reanalysis, views: list[tuple[Section, SectionView]] | None = None
             ) -> dict[str, Any]:
     """Return the machine-readable summary of a run (the content of ``summary.json``)."""
+    from imr_bayes.report.sections import source_tag
+
     settings = result.settings
     views = views if views is not None else rendered(result)
     return _clean_json({
+        "title": report_title(result),
         "run_id": result.run_id,
         "started_utc": result.started,
         "seconds": round(result.seconds, 1),
         "imr_bayes_version": __version__,
         "settings": {
             "data": str(settings.data_path) if settings.data_path else "default twin",
+            "study": settings.study,
             "quick": settings.quick,
             "sampling": settings.sampling,
             "outcomes": list(settings.outcomes),
@@ -189,6 +208,7 @@ def summary(result: Reanalysis, views: list[tuple[Section, SectionView]] | None 
                 "seconds": round(result.stages[sec.stage].seconds, 1)
                 if sec.stage in result.stages else 0.0,
                 "source": sec.source,
+                "source_tag": source_tag(sec, settings),
                 "tables": [f"tables/{sec.key}__{name}.csv" for name in res.tables],
                 "figures": [f"figures/{sec.key}__{f.name}.png" for f in res.figures],
                 "files": sorted(res.files),

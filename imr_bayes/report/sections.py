@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any, Literal
 import pandas as pd
 
 from imr_bayes import outcomes as outcome_registry
+from imr_bayes import verdict as rules
 from imr_bayes.provenance import file_sha256, package_versions
 
 if TYPE_CHECKING:
-    from imr_bayes.reanalysis import Reanalysis
+    from imr_bayes.reanalysis import Reanalysis, RunSettings
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,9 @@ class SectionView:
     figures : list of Figure
     text : list of str
         Short paragraphs shown above the tables.
+    items : list of str
+        Sentences shown as a numbered list beside the section's figures (e.g. one per
+        outcome), above the tables.
     summary : dict
         Machine-readable key results copied into ``summary.json``.
     files : dict of str to callable
@@ -64,6 +68,7 @@ class SectionView:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     figures: list[Figure] = field(default_factory=list)
     text: list[str] = field(default_factory=list)
+    items: list[str] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     files: dict[str, Callable[[Path], None]] = field(default_factory=dict)
     csv_only: tuple[str, ...] = ()
@@ -97,14 +102,15 @@ class Section:
 
 
 _M = "imr_bayes.report.sections"
-#: The report's sections, in page order.
+#: The report's sections, in page order: the verdict on the trial from its published numbers
+#: and the audit findings that change it; the Bayesian counterparts on the data the run used;
+#: the published numbers in detail; the run's checklist and provenance.
 SECTIONS: tuple[Section, ...] = (
-    Section("provenance", "Provenance", f"{_M}:provenance", None, "run"),
+    Section("verdict", "Verdict on the IMR trial from its published numbers",
+            f"{_M}:verdict", "verdict", "published"),
+    Section("audit_findings", "Audit findings that change a reading of the verdict",
+            f"{_M}:audit_findings", "verdict", "published"),
     Section("data", "Data summary", f"{_M}:data_summary", "data"),
-    Section("published", "Published results", f"{_M}:published_tables", None, "published"),
-    Section("audit", "Audit of the published tables", f"{_M}:audit", "audit", "published"),
-    Section("summary_level", "Summary-level reanalysis of the published numbers",
-            f"{_M}:summary_level", "summary_level", "published"),
     Section("frequentist", "Frequentist replication", f"{_M}:frequentist", "frequentist"),
     Section("fits", "Bayesian fits and diagnostics", f"{_M}:bayesian_fits", "fits"),
     Section("forest", "Posterior intervals beside the published CIs", f"{_M}:forest", "fits"),
@@ -116,11 +122,57 @@ SECTIONS: tuple[Section, ...] = (
             f"{_M}:missing_data", "missing_data"),
     Section("comparison", "Posterior versus frequentist versus published",
             f"{_M}:comparison", "comparison"),
+    Section("summary_level", "Summary-level reanalysis of the published numbers",
+            f"{_M}:summary_level", "summary_level", "published"),
     Section("multiplicity", "Multiplicity: partial pooling across outcomes versus BH",
             f"{_M}:multiplicity", "multiplicity", "published"),
+    Section("published", "Published results", f"{_M}:published_tables", None, "published"),
+    Section("audit", "Audit of the published tables", f"{_M}:audit", "audit", "published"),
     Section("barg", "Bayesian Analysis Reporting Guidelines (Kruschke 2021) checklist",
             f"{_M}:barg_checklist", None, "run"),
+    Section("provenance", "Provenance and versions", f"{_M}:provenance", None, "run"),
 )
+
+#: The data-source tag of a section, by source (``data`` by the run's data source).
+SOURCE_TAGS: dict[str, str] = {
+    "published": "published numbers",
+    "twin": "SYNTHETIC twin — illustrates the method, not evidence about the trial",
+    "user": "your data: {file}",
+    "run": "this run: settings, software and checklist",
+}
+
+
+def source_kind(section: Section, settings: RunSettings) -> str:
+    """Return the key of :data:`SOURCE_TAGS` for a section: published, twin, user or run."""
+    if section.source == "data":
+        return settings.data_source
+    return section.source
+
+
+def source_tag(section: Section, settings: RunSettings) -> str:
+    """Return the data-source tag shown with a section and written to ``summary.json``."""
+    kind = source_kind(section, settings)
+    file = Path(settings.data_path).name if settings.data_path is not None else ""
+    return SOURCE_TAGS[kind].format(file=file)
+
+
+def on_data(settings: RunSettings) -> str:
+    """Return the phrase that opens every sentence about the run's data.
+
+    Sentences computed on the twin must never read like findings about the trial, so each
+    names its data: ``"On the synthetic twin (not trial data)"`` or ``"On your data
+    (<file>)"``.
+    """
+    if settings.data_path is None:
+        return "On the synthetic twin (not trial data)"
+    return f"On your data ({Path(settings.data_path).name})"
+
+
+def _data_note(r: Reanalysis) -> str:
+    """Return the caption ending that names the data behind a figure."""
+    if r.settings.data_path is None:
+        return " Data: the synthetic twin (illustrates the method, not evidence about the trial)."
+    return f" Data: {Path(r.settings.data_path).name}."
 
 
 def _png(name: str, caption: str, fig, group: str = "") -> Figure:
@@ -148,6 +200,111 @@ def _missing(r: Reanalysis, key: str) -> SectionView | None:
 def _status(r: Reanalysis, key: str) -> dict[str, str]:
     res = r.stages[key]
     return {"status": res.status, "message": res.message}
+
+
+# ------------------------------------------------------------------------------ the verdict
+#: Columns of the verdict table shown in the page (the CSV ``verdict_all_columns`` has all;
+#: the sentences are listed above the table).
+VERDICT_SHOWN: tuple[str, ...] = tuple(
+    c for c in rules.TABLE_COLUMNS if c not in (
+        "outcome", "estimand", "estimate", "ci_low", "ci_high", "p_published", "d_posterior",
+        "d_posterior_low", "d_posterior_high", "sentence"))
+
+
+def verdict_forest_data(table: pd.DataFrame) -> pd.DataFrame:
+    """Rows of :func:`imr_bayes.report.figures.plot_forest` for the verdict's forest plot.
+
+    Per outcome the published estimate and 95 % CI (``published``) and the posterior mean
+    and 95 % ETI under the sentence prior, as standardized 18-month effects d (positive
+    favours IMR); labels name the table read (T2: Table 2's interaction, T3: Table 3's
+    18-month difference).
+    """
+    tag = table["estimand"].map({"condition_x_time": "T2", "mean_difference": "T3"})
+    labels = table["label"] + " (" + tag + ")"
+    published = pd.DataFrame({"outcome": table["outcome"], "label": labels,
+                              "source": "published", "estimate": table["d"],
+                              "low": table["d_low"], "high": table["d_high"]})
+    posterior = pd.DataFrame({"outcome": table["outcome"], "label": labels,
+                              "source": f"{rules.SENTENCE_PRIOR} posterior",
+                              "estimate": table["d_posterior"],
+                              "low": table["d_posterior_low"],
+                              "high": table["d_posterior_high"]})
+    return pd.concat([published, posterior], ignore_index=True)
+
+
+def verdict(r: Reanalysis) -> SectionView:
+    """Render the verdict on the trial: a sentence per outcome, the numbers, a forest plot."""
+    from imr_bayes.report.figures import plot_forest
+
+    if (v := _missing(r, "verdict")) is not None:
+        return v
+    table = r.value("verdict").table
+    d = f"{rules.IMPORTANT_D:g}"
+    fig = plot_forest(verdict_forest_data(table), title="Published effects at 18 months",
+                      xlabel="standardized effect d at 18 months (positive favours IMR)",
+                      marks=(-rules.IMPORTANT_D, rules.IMPORTANT_D))
+    return SectionView(
+        **_status(r, "verdict"),
+        text=[
+            "What the paper's own numbers say about IMR, outcome by outcome: its ITT "
+            "estimate (Table 2's condition x time where the final model kept it, else Table "
+            "3's 18-month IMR - CAU difference) under three priors of the summary-level "
+            "reanalysis: reference (flat), sceptical (centred on 0, 5 % beyond the planned "
+            "d = 0.40), enthusiastic (centred on d = 0.40, 5 % at or below 0). d: the "
+            "18-month effect over the pooled Table 1 baseline SD, positive favours IMR.",
+            f"Sentence rules, under the {rules.SENTENCE_PRIOR} prior: strong, moderate or "
+            f"weak evidence of a benefit when P(benefit) >= {rules.STRONG_P:g}, "
+            f"{rules.MODERATE_P:g} or {rules.WEAK_P:g} (of harm when P(benefit) <= "
+            f"{1 - rules.STRONG_P:g}, {1 - rules.MODERATE_P:g} or {1 - rules.WEAK_P:g}), "
+            f"no clear direction in between; the size is probably beyond d = {d} when "
+            f"P(|d| > {d}) >= {rules.LIKELY_P:g}, probably smaller when it is <= "
+            f"{rules.UNLIKELY_P:g}, uncertain in between (docs/report.md).",
+        ],
+        items=table["sentence"].tolist(),
+        figures=[_png("forest", "Published estimate and 95 % CI (squares) and the "
+                      f"{rules.SENTENCE_PRIOR}-prior posterior mean and 95 % ETI (circles) "
+                      "of each outcome's effect at 18 months, standardized, positive favours "
+                      f"IMR; dotted lines at d = +/-{d}. T2: Table 2 condition x time "
+                      "(x 2 time steps); T3: Table 3 18-month difference.", fig)],
+        tables={"verdict": table[list(VERDICT_SHOWN)], "verdict_all_columns": table},
+        csv_only=("verdict_all_columns",),
+        summary={"outcomes": table[["outcome", "published_row", "printed",
+                                    *(c for c in table.columns if c.startswith("p_") and
+                                      c != "p_published"),
+                                    "reading", "audit_flags", "sentence"]].to_dict("records"),
+                 "rules": {"prior": rules.SENTENCE_PRIOR, "strong_p": rules.STRONG_P,
+                           "moderate_p": rules.MODERATE_P, "weak_p": rules.WEAK_P,
+                           "likely_p": rules.LIKELY_P, "unlikely_p": rules.UNLIKELY_P,
+                           "important_d": rules.IMPORTANT_D}})
+
+
+def audit_findings(r: Reanalysis) -> SectionView:
+    """Render the audit flags on numbers the verdict reads and how each changes its reading."""
+    if (v := _missing(r, "verdict")) is not None:
+        return v
+    if r.value("audit") is None:  # the verdict stage's status and message say so
+        return SectionView(**_status(r, "verdict"))
+    found = r.value("verdict").findings
+    n_audit = len(r.value("audit"))
+    if found.empty:
+        return SectionView(**_status(r, "verdict"), text=[
+            f"None of the {n_audit} audit flags concerns a number the verdict reads."],
+            summary={"n_findings": 0, "n_changing": 0})
+    changing = int(found["changes_reading"].sum())
+    outcomes = ", ".join(dict.fromkeys(found["label"]))
+    return SectionView(
+        **_status(r, "verdict"),
+        text=[f"{len(found)} of the {n_audit} flags of the audit of the published tables "
+              f"concern a number the verdict reads ({outcomes}); {changing} of them change "
+              "its reading. Each flagged number is read again with the number the flag "
+              "suggests (the CI midpoint as the estimate, the SE from the printed p, the "
+              "difference of the arm means, or the CI half-width from the arm CIs); which "
+              "printed number is wrong cannot be told from the paper."],
+        items=found["sentence"].tolist(),
+        tables={"findings": found.drop(columns=["sentence"])},
+        summary={"n_findings": len(found), "n_changing": changing,
+                 "findings": found[["outcome", "check", "changes_reading",
+                                    "sentence"]].to_dict("records")})
 
 
 # --------------------------------------------------------------------------- run metadata
@@ -339,8 +496,8 @@ def data_summary(r: Reanalysis) -> SectionView:
         return v
     d = r.value("data")
     table = d["counts"]
-    text = ["Participants: " + ", ".join(f"{arm.upper()} {d['participants'][arm]}"
-                                         for arm in ARMS)
+    text = [f"{on_data(r.settings)}: participants "
+            + ", ".join(f"{arm.upper()} {d['participants'][arm]}" for arm in ARMS)
             + f" (rows: {d['rows']}, one per participant and measurement)."]
     tables = {}
     if len(table):
@@ -378,10 +535,10 @@ def frequentist(r: Reanalysis) -> SectionView:
     tables["versus_published"] = f.versus
     return SectionView(
         **_status(r, "frequentist"), tables=tables,
-        text=["Linear mixed models as in the paper (random participant intercept; final "
-              "models by stepwise AIC on these data; REML estimates with model-based SEs and "
-              "Satterthwaite df as SPSS prints them). Versus published: each reproduced "
-              "number beside the printed one."],
+        text=[f"{on_data(r.settings)}, linear mixed models as in the paper (random "
+              "participant intercept; final models by stepwise AIC on these data; REML "
+              "estimates with model-based SEs and Satterthwaite df as SPSS prints them). "
+              "Versus published: each reproduced number beside the printed one."],
         summary={"n_participants": {s: int(rep.n_participants)
                                     for s, rep in res.replications.items()}})
 
@@ -443,13 +600,13 @@ def bayesian_fits(r: Reanalysis) -> SectionView:
                 rec.outcome in outcome_registry.CODES:
             continue  # figures: the primary outcome, single models and every failed fit
         label = f"{rec.analysis}, {_label(rec.outcome)}"
-        verdict = "passed" if fit.diagnostics.passed else "FAILED its diagnostics"
+        status = "passed" if fit.diagnostics.passed else "FAILED its diagnostics"
         for kind, fig in diagnostic_figures(fit.idata, diagnostic_variables(fit.idata)).items():
             figures.append(_png(
                 f"{rec.analysis}__{rec.outcome}__{kind}",
                 f"{kind.upper() if kind == 'ess' else kind.capitalize()} plot: {label} "
-                f"(fit {verdict})", fig,
-                group=f"ArviZ diagnostic plots: {label} (fit {verdict})"))
+                f"(fit {status}).{_data_note(r)}", fig,
+                group=f"ArviZ diagnostic plots: {label} (fit {status})"))
     tables = {"diagnostics": table}
     if params:
         tables["parameters"] = pd.concat(params, ignore_index=True)
@@ -462,11 +619,11 @@ def bayesian_fits(r: Reanalysis) -> SectionView:
     n_err = int(table["status"].str.startswith("ERROR").sum()) if len(table) else 0
     return SectionView(
         **_status(r, "fits"), tables=tables, figures=figures, files=files,
-        text=[f"{n_fit} fits: {s['chains']} chains x {s['draws']} draws after {s['tune']} "
-              f"tuning steps, seed {r.settings.seed}. Thresholds come from each analysis "
-              "spec (models/analyses). ArviZ rank, ESS and energy plots are drawn for the "
-              "primary outcome, the single-model analyses and every fit that failed its "
-              "diagnostics; the tables cover every fit and parameter."],
+        text=[f"{on_data(r.settings)}, {n_fit} fits: {s['chains']} chains x {s['draws']} "
+              f"draws after {s['tune']} tuning steps, seed {r.settings.seed}. Thresholds "
+              "come from each analysis spec (models/analyses). ArviZ rank, ESS and energy "
+              "plots are drawn for the primary outcome, the single-model analyses and every "
+              "fit that failed its diagnostics; the tables cover every fit and parameter."],
         summary={"fits": table.to_dict(orient="records"), "n_fits": len(table),
                  "n_errors": n_err, "n_failed_diagnostics": n_bad})
 
@@ -512,7 +669,7 @@ def forest(r: Reanalysis) -> SectionView:
             f"{head.name}, {analysis}: posterior mean and 95 % ETI (circles)"
             + (f" beside the published estimate and 95 % CI ({', '.join(printed)}, squares; "
                "only where the paper's final model kept the term)" if printed else "")
-            + ", in pooled baseline SDs, positive favours IMR.",
+            + f", in pooled baseline SDs, positive favours IMR.{_data_note(r)}",
             plot_forest(data, title=analysis,
                         xlabel=f"{head.name} in pooled baseline SDs (positive favours IMR)")))
     if not figures:
@@ -542,11 +699,12 @@ def prior_sensitivity(r: Reanalysis) -> SectionView:
     return SectionView(
         **_status(r, "prior_sensitivity"), tables={"prior_sets": table},
         figures=[_png("prior_sets", "Posterior mean and 95 % ETI of the standardized headline "
-                      "effect of the primary outcome under each prior set (models/priors).",
-                      fig)],
-        text=[f"Primary outcome ({ps.outcome}), analysis {ps.analysis}: the same model "
-              "refitted under each prior set. BF10 is the Savage-Dickey Bayes factor of the "
-              "effect against 0 (prior density / posterior density at 0)."],
+                      "effect of the primary outcome under each prior set (models/priors)."
+                      + _data_note(r), fig)],
+        text=[f"{on_data(r.settings)}, the primary outcome ({_label(ps.outcome)}) of "
+              f"analysis {ps.analysis} refitted under each prior set. BF10 is the "
+              "Savage-Dickey Bayes factor of the effect against 0 (prior density / "
+              "posterior density at 0)."],
         summary={"prior_sets": table.to_dict(orient="records")})
 
 
@@ -562,22 +720,22 @@ def ppc(r: Reanalysis) -> SectionView:
         figures.append(_png(
             f"predictive_{analysis}__{outcome}",
             f"Posterior predictive densities per arm x time ({analysis}, {_label(outcome)}) "
-            "against the observed data (ArviZ plot_ppc_dist).",
+            f"against the observed data (ArviZ plot_ppc_dist).{_data_note(r)}",
             ppc_mod.plot_data_checks(tree)))
     for analysis, sub in p.published_checks.groupby("analysis", sort=False):
         figures.append(_png(
             f"published_checks_{analysis}",
             f"Percentile of every published statistic ({analysis}) in its posterior "
-            "predictive distribution; band: central 95 %, red: flagged.",
+            f"predictive distribution; band: central 95 %, red: flagged.{_data_note(r)}",
             ppc_mod.plot_published_checks(sub)))
     table = p.published_checks
     n_flag = int(table["flagged"].astype(bool).sum())
     return SectionView(
         **_status(r, "ppc"),
         tables={"published_checks": table, "data_checks": p.data_checks}, figures=figures,
-        text=[f"{n_flag} of {len(table)} published statistics fall outside the central 95 % "
-              "of their posterior predictive distribution (flagged). Replicated data keep "
-              "the observed missingness; see docs/ppc.md."],
+        text=[f"{on_data(r.settings)}, {n_flag} of {len(table)} published statistics fall "
+              "outside the central 95 % of their posterior predictive distribution "
+              "(flagged). Replicated data keep the observed missingness; see docs/ppc.md."],
         summary={"n_checks": len(table), "n_flagged": n_flag})
 
 
@@ -588,20 +746,22 @@ def missing_data(r: Reanalysis) -> SectionView:
     if (v := _missing(r, "missing_data")) is not None:
         return v
     m = r.value("missing_data")
+    on = on_data(r.settings)
+    tipping = m.tipping.assign(sentence=[f"{on}, {x}" for x in m.tipping["sentence"]])
     return SectionView(
         **_status(r, "missing_data"),
-        tables={"tipping_points": m.tipping, "delta_adjustment": m.delta},
+        tables={"tipping_points": tipping, "delta_adjustment": m.delta},
         figures=[_png(
             "tipping_points",
             "P(benefit) and the Rubin-pooled frequentist p of condition x time as the missing "
             "IMR-arm follow-ups are shifted by delta pooled baseline SDs in the unfavourable "
-            "direction (MAR at delta = 0); tipping points marked.",
+            "direction (MAR at delta = 0); tipping points marked." + _data_note(r),
             plot_tipping_points(m.delta))],
-        text=["Missing follow-ups are imputed from each ITT fit's posterior predictive and "
-              "shifted by delta (IMR arm only). The tipping point is the smallest delta at "
+        text=[f"{on}, missing follow-ups are imputed from each ITT fit's posterior predictive "
+              "and shifted by delta (IMR arm only). The tipping point is the smallest delta at "
               "which P(benefit) falls below 0.975, or the pooled p rises above 0.05. "
-              "Assumptions: docs/missing_data.md.", *m.tipping["sentence"].tolist()],
-        summary={"tipping_points": m.tipping[["outcome", "sentence"]].to_dict("records")})
+              "Assumptions: docs/missing_data.md.", *tipping["sentence"].tolist()],
+        summary={"tipping_points": tipping[["outcome", "sentence"]].to_dict("records")})
 
 
 #: Columns of the per-analysis comparison tables shown in the page (all go to the CSV).
@@ -634,8 +794,8 @@ def comparison(r: Reanalysis) -> SectionView:
     counts = head.groupby(["analysis", "agreement"], dropna=False).size()
     return SectionView(
         **_status(r, "comparison"), tables=tables,
-        text=["One table per analysis with one row per outcome: its headline treatment "
-              "effect (the first the analysis' spec declares); the CSV holds every treatment "
-              "estimand. Agreement classes, the ROPE and the multiplicity columns are defined "
-              "in docs/comparison.md."],
+        text=[f"{on_data(r.settings)}, one table per analysis with one row per outcome: its "
+              "headline treatment effect (the first the analysis' spec declares); the CSV "
+              "holds every treatment estimand. Agreement classes, the ROPE and the "
+              "multiplicity columns are defined in docs/comparison.md."],
         summary={"agreement": {f"{a}/{g}": int(n) for (a, g), n in counts.items()}})
