@@ -237,3 +237,23 @@ def test_loo_pit_is_uniform_for_the_right_model_and_flags_wrong_ones(twin):
     narrow = right.idata.copy()
     narrow["posterior_predictive"] = pp.assign(y_cell=centre + 0.5 * (pp["y_cell"] - centre))
     assert stats.kstest(_loo_pit(narrow), "uniform").pvalue < PIT_WRONG_P  # measured: D 0.15
+
+
+def test_a_formula_fit_round_trips_with_its_own_thresholds(tmp_path):
+    from imr_bayes.spec import DiagnosticsSpec
+
+    rng = np.random.default_rng(2)
+    g = np.repeat(np.arange(8), 6)
+    x = rng.normal(size=g.size)
+    data = pd.DataFrame({"y": 1 + 0.5 * x + rng.normal(0, 0.3, 8)[g]
+                         + rng.normal(0, 0.5, g.size), "x": x, "g": g.astype(str)})
+    thresholds = DiagnosticsSpec(r_hat_max=1.05, ess_bulk_min=10, ess_tail_min=10)
+    fit = imr_bayes.fit_formula("y ~ x + (1 | g)", data, seed=1, draws=30, tune=30, chains=2,
+                                backend="pyfunc", thresholds=thresholds)
+    back = BayesianFit.load(fit.save(tmp_path / "formula.nc"))
+    assert back.spec is None and back.diagnostics.thresholds == thresholds
+    pd.testing.assert_frame_equal(back.estimates.table, fit.estimates.table)
+    pd.testing.assert_frame_equal(back.diagnostics.table, fit.diagnostics.table)
+    table = back.summary()
+    assert set(table["kind"]) == {"parameter"} and {"Intercept", "x"} <= set(table.index)
+    assert "Intercept" in back._repr_html_()
