@@ -162,3 +162,24 @@ def test_a_run_on_a_file_loads_it_with_the_import_spec_and_keeps_its_sha256(tmp_
     assert run(RunSettings(data_path=short, outcomes=("imrs_client",), analyses=("itt",)),
                stages=("data",)).data_hash == data_sha256(
         twin[list(required_columns(["itt"], ["imrs_client"]))])
+
+
+@pytest.mark.parametrize(("flag", "warned"), [("--smoke", False), ("--quick", True)])
+def test_study_smoke_settings_and_the_deprecated_quick(flag, warned, monkeypatch, tmp_path,
+                                                       capsys):
+    import imr_bayes.studies.runner as runner
+
+    seen = {}
+
+    def fake_run_study(name, **kwargs):
+        seen.update(kwargs)
+        raise imr_bayes.ImrBayesError("stopped before any replicate")
+
+    monkeypatch.setattr(runner, "run_study", fake_run_study)
+    argv = ["study", "nesting", "--replicates", "1", "--no-progress", flag, "--out",
+            str(tmp_path / "store")]
+    assert main(argv) == 2
+    assert seen["quick"] is True  # the study's smoke settings either way
+    err = capsys.readouterr().err
+    assert ("--quick is deprecated here and will be removed" in err) == warned
+    assert ("use --smoke" in err) == warned
