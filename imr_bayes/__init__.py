@@ -7,6 +7,7 @@ and the command line start quickly.
 from __future__ import annotations
 
 import importlib
+from types import ModuleType
 from typing import Any
 
 from imr_bayes.errors import DataValidationError, ImrBayesError, SpecError
@@ -29,8 +30,10 @@ __all__ = ["DataValidationError", "ImrBayesError", "SpecError", "__version__", *
 
 
 def __dir__() -> list[str]:
-    """Public names, the lazily imported ones included."""
-    return sorted(set(globals()) | set(_LAZY))
+    """Public names (:data:`__all__`, the lazily imported ones included) and subpackages."""
+    loaded = [name for name, value in globals().items()
+              if isinstance(value, ModuleType) and value.__name__ == f"{__name__}.{name}"]
+    return sorted({*__all__, *loaded})
 
 
 def __getattr__(name: str) -> Any:

@@ -30,6 +30,8 @@ class Diagnostics:
     thresholds : DiagnosticsSpec
     problems : list of str
         Every threshold missed, in words; empty when the fit passes.
+    var_names : tuple of str
+        The posterior variables diagnosed (the sampled parameters).
     """
 
     table: pd.DataFrame
@@ -37,6 +39,7 @@ class Diagnostics:
     bfmi: list[float]
     thresholds: DiagnosticsSpec
     problems: list[str] = field(default_factory=list)
+    var_names: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -128,4 +131,4 @@ def diagnose(tree, var_names: list[str], thresholds: DiagnosticsSpec) -> Diagnos
     if low:
         problems.append(f"E-BFMI < {th.bfmi_min} in {len(low)} chain(s), lowest {min(low):.2f}")
     return Diagnostics(table=table, divergences=divergences, bfmi=bfmi, thresholds=thresholds,
-                       problems=problems)
+                       problems=problems, var_names=tuple(var_names))

@@ -14,18 +14,22 @@ turns into progress bars.
 from __future__ import annotations
 
 import importlib
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
 from imr_bayes import outcomes as outcome_registry
 from imr_bayes.constants import DEFAULT_SEED
 from imr_bayes.errors import ImrBayesError
+
+if TYPE_CHECKING:
+    from imr_bayes.data import ImportSpec
 
 Status = Literal["ok", "warning", "failed", "unavailable"]
 
@@ -68,8 +72,12 @@ class RunSettings:
     ----------
     data_path : Path or None
         Participant data file (through ``imr_bayes.data.load``); None uses the default twin.
-    column_map : tuple of (str, str)
-        Renames (file column, contract column) passed to ``imr_bayes.data.load``.
+    column_map : mapping, ImportSpec, path-like or None
+        How the file comes into the contract, as ``imr_bayes.data.load``'s ``column_map``:
+        renames (file column -> contract column), or an :class:`imr_bayes.data.ImportSpec`
+        (or its YAML file) with every import option (layout, time and arm codes,
+        missing-value codes, ...). Only the columns the requested analyses need are
+        required (:func:`imr_bayes.data.required_columns`).
     quick : bool
         Use :data:`QUICK_SAMPLING` instead of :data:`FULL_SAMPLING`.
     outcomes : tuple of str
@@ -86,7 +94,7 @@ class RunSettings:
     """
 
     data_path: Path | None = None
-    column_map: tuple[tuple[str, str], ...] = ()
+    column_map: Mapping[str, str] | ImportSpec | str | os.PathLike[str] | None = None
     quick: bool = False
     outcomes: tuple[str, ...] = outcome_registry.CODES
     analyses: tuple[str, ...] | None = None
@@ -245,12 +253,17 @@ class RunContext:
         """The validated participant data (the default twin unless ``--data`` was given)."""
         if self._data is None:
             from imr_bayes import data as data_mod
+            from imr_bayes import registry
 
-            path = self.settings.data_path
-            self._data = (
-                data_mod.load(path, column_map=dict(self.settings.column_map) or None)
-                if path else data_mod.default_twin()
-            )
+            settings = self.settings
+            if settings.data_path is None:
+                self._data = data_mod.default_twin()
+            else:
+                analyses = (settings.analyses if settings.analyses is not None
+                            else registry.names())
+                self._data = data_mod.load(
+                    settings.data_path, column_map=settings.column_map,
+                    required=data_mod.required_columns(analyses, settings.outcomes))
         return self._data
 
     def value(self, key: str) -> Any:
@@ -386,7 +399,7 @@ def validate_settings(settings: RunSettings) -> None:
             raise ImrBayesError(f"{name} must be a positive integer; got {value}")
     if settings.data_path is not None and not Path(settings.data_path).is_file():
         raise ImrBayesError(f"data file not found: {settings.data_path}")
-    if settings.column_map and settings.data_path is None:
+    if settings.column_map is not None and settings.data_path is None:
         raise ImrBayesError("a column map needs a data file (--data FILE)")
     if settings.study_label is not None and settings.data_path is None:
         raise ImrBayesError("a study label needs a data file (--data FILE); the synthetic "

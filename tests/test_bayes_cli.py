@@ -14,7 +14,7 @@ def test_fit_cli_writes_outputs(tmp_path, monkeypatch, capsys):
     import imr_bayes.data
 
     monkeypatch.setattr(imr_bayes.data, "default_twin", lambda: simulate_itt(seed=5))
-    code = main(["fit", "--outcome", "imrs_client", "--draws", "60", "--tune", "60",
+    code = main(["fit", "--outcomes", "imrs_client", "--draws", "60", "--tune", "60",
                  "--chains", "2", "--seed", "3", "--out", str(tmp_path)])
     out = capsys.readouterr().out
     assert code in (0, 1)  # tiny run: diagnostics may fail, and then say so
@@ -30,7 +30,7 @@ def test_fit_cli_writes_outputs(tmp_path, monkeypatch, capsys):
 
 @pytest.mark.parametrize(("argv", "msg"), [
     (["fit", "--analysis", "itx", "--out", "x"], "Did you mean 'itt'"),
-    (["fit", "--outcome", "imrs", "--out", "x"], "unknown outcome 'imrs'"),
+    (["fit", "--outcomes", "imrs", "--out", "x"], "unknown outcome 'imrs'"),
 ])
 def test_fit_cli_user_errors(argv, msg, capsys, monkeypatch, tmp_path):
     import imr_bayes.data

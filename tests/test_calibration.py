@@ -70,7 +70,7 @@ def test_bad_arguments():
 
 def test_cli_writes_the_report_folder(tmp_path, capsys):
     out = tmp_path / "calibration"
-    code = main(["calibrate", "-R", "1", "--outcome", "imrs_client", "--out", str(out)])
+    code = main(["calibrate", "-R", "1", "--outcomes", "imrs_client", "--out", str(out)])
     assert code == 0
     assert sorted(p.name for p in out.iterdir()) == ["cells.csv", "coefficients.csv",
                                                      "fidelity.csv", "variance.csv"]

@@ -232,7 +232,7 @@ def test_cli_resumes_a_finished_study(runs, capsys):
     store = runs["assurance"].store
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
                       dashboard_address=":0") as cluster:
-        code = main(["study", "assurance", "--replicates", "4", "--seed", "5", "--quick",
+        code = main(["study", "assurance", "--replicates", "4", "--seed", "5", "--smoke",
                      "--scheduler", cluster.scheduler_address, "--out", str(store)])
     captured = capsys.readouterr()
     out = captured.out

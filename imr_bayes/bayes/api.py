@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from imr_bayes.constants import DEFAULT_SEED
+from imr_bayes.constants import CI_LEVEL, DEFAULT_SEED
 from imr_bayes.diagnostics import Diagnostics
 from imr_bayes.errors import SpecError
 from imr_bayes.estimates import Estimates
@@ -20,15 +21,20 @@ from imr_bayes.estimates import Estimates
 class BayesianFit:
     """One Bayesian fit: labelled draws, estimates, diagnostics and the spec it came from.
 
+    It behaves like a brms or bambi fit: ``summary()`` (a table at 95 %), ``plot()``
+    (trace, rank), ``pp_check()`` (on the observed cells only), ``save()`` /
+    ``BayesianFit.load()``, a short ``repr`` and an HTML view in notebooks.
+
     Attributes
     ----------
     analysis : str
     outcome : str
     idata : xarray.DataTree
         Groups ``posterior``, ``sample_stats``, ``log_likelihood``, ``observed_data``,
-        ``constant_data`` and, on request, ``posterior_predictive``. Root attrs:
-        ``spec_hash``, ``spec`` (JSON), ``data_hash``, ``seed``, ``versions`` (JSON),
-        ``analysis``, ``outcome``, ``priors`` (JSON).
+        ``constant_data`` and, on request, ``posterior_predictive`` (``docs/models.md``; the
+        linear mixed models then also carry the per-observation ``y_cell`` that ArviZ's
+        ``loo_pit`` reads). Root attrs: ``spec_hash``, ``spec`` (JSON), ``data_hash``,
+        ``seed``, ``versions`` (JSON), ``analysis``, ``outcome``, ``priors`` (JSON).
     estimates : Estimates
         Posterior estimates (source ``posterior``), with their draws.
     diagnostics : Diagnostics
@@ -44,7 +50,7 @@ class BayesianFit:
     spec: Any
 
     def __repr__(self) -> str:
-        status = "passed" if self.diagnostics.passed else "FAILED diagnostics"
+        status = "passed" if self.diagnostics.passed else "FAILED"
         head = ""
         rows = self.estimates.table
         treat = [e.name for e in getattr(self.spec, "estimands", ()) if e.treatment]
@@ -56,6 +62,12 @@ class BayesianFit:
                         f"{r['ci_high']:.3g})")
         return (f"BayesianFit(analysis={self.analysis!r}, outcome={self.outcome!r}, "
                 f"{len(rows)} estimates{head}; diagnostics {status})")
+
+    def _repr_html_(self) -> str:
+        """Compact HTML for notebooks: settings, diagnostics, treatment estimands."""
+        from imr_bayes.bayes.views import html_summary
+
+        return html_summary(self)
 
     @property
     def effects(self) -> pd.DataFrame:
@@ -69,11 +81,104 @@ class BayesianFit:
                       "ci_high)", DeprecationWarning, stacklevel=2)
         return legacy_effects(self)
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write ``idata`` (with its provenance attrs) to ``path`` as netCDF, atomically."""
-        from imr_bayes.bayes.io import save_tree
+    def summary(self, *, level: float = CI_LEVEL) -> pd.DataFrame:
+        """Treatment estimands and sampled parameters, as brms' ``summary()``.
 
-        return save_tree(self.idata, path)
+        Parameters
+        ----------
+        level : float
+            Probability of the equal-tailed interval (default 0.95).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per estimand or parameter (ArviZ labels), column ``kind`` and
+            :func:`arviz_stats.summary`'s columns: mean, sd, ``eti95_lb``, ``eti95_ub``,
+            bulk and tail ESS, R-hat, MCSEs (:func:`imr_bayes.bayes.views.summary_table`).
+        """
+        from imr_bayes.bayes.views import summary_table
+
+        return summary_table(self, level=level)
+
+    def plot(self, kind: str = "trace", var_names: Sequence[str] | None = None) -> Any:
+        """Trace (``"trace"``, as brms' ``plot()``) or rank (``"rank"``) plot.
+
+        Parameters
+        ----------
+        kind : {"trace", "rank"}
+        var_names : sequence of str, optional
+            Posterior variables (default: the sampled parameters the diagnostics check).
+
+        Returns
+        -------
+        arviz_plots.PlotCollection
+            Matplotlib backend (:func:`imr_bayes.bayes.views.plot_fit`).
+        """
+        from imr_bayes.bayes.views import plot_fit
+
+        return plot_fit(self, kind, var_names)
+
+    def pp_check_data(self, *, num_samples: int = 50, participants: str = "conditional",
+                      seed: int | None = None) -> Any:
+        """Replicated data of the observed cells beside the observed values (DataTree).
+
+        See :func:`imr_bayes.bayes.views.pp_check_data`; :meth:`pp_check` draws it.
+        """
+        from imr_bayes.bayes.views import pp_check_data
+
+        return pp_check_data(self, num_samples=num_samples, participants=participants,
+                             seed=seed)
+
+    def pp_check(self, *, kind: str = "dist", num_samples: int = 50,
+                 participants: str = "conditional", seed: int | None = None) -> Any:
+        """Posterior predictive check, as brms' ``pp_check()``, on the observed cells only.
+
+        Parameters
+        ----------
+        kind : {"dist", "ecdf", "loo_pit"}
+            Replicated densities or ECDFs over the observed ones per arm x time, or
+            ArviZ's LOO-PIT (needs ``posterior_predictive=True`` at fit time).
+        num_samples : int
+            Replicated data sets drawn.
+        participants : {"conditional", "new"}
+            The participants' own intercepts (as brms) or new participants.
+        seed : int, optional
+            Default: the fit's seed.
+
+        Returns
+        -------
+        arviz_plots.PlotCollection
+            Matplotlib backend (:func:`imr_bayes.bayes.views.pp_check`).
+        """
+        from imr_bayes.bayes.views import pp_check
+
+        return pp_check(self, kind=kind, num_samples=num_samples, participants=participants,
+                        seed=seed)
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the fit to ``path`` as netCDF, atomically; :meth:`load` reads it back.
+
+        The file holds ``idata`` (with its provenance attrs) and a group ``estimates`` (the
+        estimates table and their draws; :mod:`imr_bayes.bayes.io`).
+        """
+        from imr_bayes.bayes.io import save_fit
+
+        return save_fit(self, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> BayesianFit:
+        """Read a fit written by :meth:`save`: ``idata``, estimates, spec and diagnostics.
+
+        The diagnostics are recomputed against the spec's thresholds.
+
+        Raises
+        ------
+        ImrBayesError
+            If the file is missing or was not written by :meth:`save`.
+        """
+        from imr_bayes.bayes.io import load_fit
+
+        return load_fit(path)
 
 
 #: 0.1 names: analysis -> (prefix, estimands it applied to).

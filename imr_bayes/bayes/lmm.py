@@ -202,8 +202,13 @@ def lmm_groups(panel, draws, posterior, *, seed: int, posterior_predictive: bool
                ) -> dict[str, Any]:
     """``log_likelihood`` (per participant, raw scale), ``observed_data``, ``constant_data``.
 
-    For an LMM fitted with the ITT builder on ``panel`` (either engine); optionally a
-    ``posterior_predictive`` group of replicated outcomes on the raw scale.
+    For an LMM fitted with the ITT builder on ``panel`` (either engine). With
+    ``posterior_predictive``, also a ``posterior_predictive`` group of replicated outcomes on
+    the raw scale (``y``, the full participant x time grid) and, for ArviZ's per-observation
+    functions such as ``loo_pit``, the variable ``y_cell`` on one dimension ``cell`` (the
+    observed cells) in ``log_likelihood``, ``observed_data`` and ``posterior_predictive``:
+    each cell's density given the participant effect drawn with the replicates
+    (``docs/models.md``).
     """
     import xarray as xr
 
@@ -243,10 +248,24 @@ def lmm_groups(panel, draws, posterior, *, seed: int, posterior_predictive: bool
         if u is None:
             u = draw_participant_effects(resid, panel.mask, rvar, pvar, rng)
         yrep = mu + u[:, :, None] + np.sqrt(rvar)[:, :, None] * rng.standard_normal(mu.shape)
+        yrep = panel.center + panel.scale * yrep
         out["posterior_predictive"] = xr.Dataset(
             {"y": (("chain", "draw", "participant", "time"),
-                   engine.chain_draw(panel.center + panel.scale * yrep, posterior))},
+                   engine.chain_draw(yrep, posterior))},
             coords=pcoords)
+        p_idx, t_idx = np.nonzero(panel.mask > 0)
+        cells = {"cell_participant": ("cell", panel.participants[p_idx]),
+                 "cell_time": ("cell", t_idx)}
+        v = rvar[:, p_idx]
+        r = (resid - u[:, :, None])[:, p_idx, t_idx]
+        ll_cell = -0.5 * (np.log(2 * np.pi * v) + r**2 / v) - np.log(panel.scale)
+        for group, dims, values in (
+                ("log_likelihood", ("chain", "draw", "cell"), engine.chain_draw(ll_cell,
+                                                                                posterior)),
+                ("posterior_predictive", ("chain", "draw", "cell"),
+                 engine.chain_draw(yrep[:, p_idx, t_idx], posterior)),
+                ("observed_data", ("cell",), panel.y[p_idx, t_idx])):
+            out[group] = out[group].assign(y_cell=(dims, values)).assign_coords(cells)
     return out
 
 

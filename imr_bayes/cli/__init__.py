@@ -33,9 +33,13 @@ SUBCOMMANDS: tuple[str, ...] = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Build the top-level parser with every subcommand registered."""
+    """Build the top-level parser with every subcommand registered.
+
+    Every parser is built with ``allow_abbrev=False``: an option is only ever read under its
+    full name (``compare --outcome`` is an error, not ``--outcomes``).
+    """
     parser = argparse.ArgumentParser(
-        prog="imr-bayes",
+        prog="imr-bayes", allow_abbrev=False,
         description=(
             "Hierarchical Bayesian reanalysis of the Illness Management and Recovery (IMR) "
             "randomized trial: published-number audit, synthetic twin, frequentist "

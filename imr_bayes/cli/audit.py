@@ -14,7 +14,7 @@ _SHOWN = ["severity", "table", "location", "check", "printed", "expected"]
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``audit`` subcommand."""
     parser = subparsers.add_parser(
-        "audit",
+        "audit", allow_abbrev=False,
         help="check the published tables for internal consistency; write reports/audit.csv",
         description=(
             "Apply general consistency rules (statcheck/GRIM style) to every published "

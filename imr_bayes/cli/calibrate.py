@@ -6,13 +6,15 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from imr_bayes.cli.options import add_outcomes_argument, outcome_codes
 from imr_bayes.constants import DEFAULT_SEED
+from imr_bayes.outcomes import CODES
 
 
 def register(subparsers: Any) -> None:
     """Add the ``calibrate`` subcommand."""
     parser = subparsers.add_parser(
-        "calibrate",
+        "calibrate", allow_abbrev=False,
         help="compare random synthetic twins with the published Tables 2, 3, 6 and 7",
         description=(
             "Simulate R random twins, fit the paper's linear mixed model to each (random "
@@ -26,8 +28,7 @@ def register(subparsers: Any) -> None:
                         help="number of random twins (default 50)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
                         help=f"master seed (default {DEFAULT_SEED})")
-    parser.add_argument("--outcome", action="append", dest="outcomes", metavar="CODE",
-                        help="outcome code to include (repeatable; default: all 12)")
+    add_outcomes_argument(parser, default="all 12", legacy=True)
     parser.add_argument("--out", "-o", type=Path, default=Path("reports") / "calibration",
                         help="output folder, replaced atomically (default reports/calibration)")
     parser.set_defaults(func=run)
@@ -37,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
     """Run the calibration, write its tables, print the SE summary."""
     from imr_bayes.calibration import calibrate
 
-    report = calibrate(args.replicates, args.seed, outcomes=args.outcomes)
+    report = calibrate(args.replicates, args.seed,
+                       outcomes=list(outcome_codes(args, default=CODES)))
     folder = report.save(args.out)
     coef = report.coefficients.dropna(subset=["b_published"])
     for row in coef.itertuples():

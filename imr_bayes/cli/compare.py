@@ -6,6 +6,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from imr_bayes.cli.data_options import add_data_arguments, import_spec_of
+from imr_bayes.cli.options import add_outcomes_argument, add_sampler_arguments, outcome_codes
+
 #: Analyses compared by default (those registered in this build are used).
 DEFAULT_ANALYSES: tuple[str, ...] = ("itt", "completers", "fidelity")
 
@@ -13,14 +16,14 @@ DEFAULT_ANALYSES: tuple[str, ...] = ("itt", "completers", "fidelity")
 def register(subparsers: Any) -> None:
     """Add the ``compare`` subcommand."""
     parser = subparsers.add_parser(
-        "compare",
+        "compare", allow_abbrev=False,
         help="fit the Bayesian analyses and compare them with the reproduced and the "
              "published frequentist results (CSV, HTML and Markdown table)",
         description=(
             "Fit the Bayesian analyses (default: ITT, completers and fidelity, where "
             "registered) to participant data (default: the synthetic twin), replicate the "
             "frequentist analyses on the same data, and write the comparison table: published "
-            "B, CI and p; reproduced estimate; posterior mean, median and 95 %% ETI; pd, "
+            "B, CI and p; reproduced estimate; posterior mean, median and 95 % ETI; pd, "
             "P(benefit), P(|d| > 0.2), ROPE share, Savage-Dickey BF10; agreement class; "
             "Benjamini-Hochberg beside partial pooling (docs/comparison.md). Also writes the "
             "posterior predictive checks (published statistics, data level) and, with "
@@ -28,20 +31,11 @@ def register(subparsers: Any) -> None:
             "only."
         ),
     )
-    parser.add_argument("--data", type=Path, default=None, metavar="FILE",
-                        help="participant data, .csv or .parquet in the data contract "
-                             "(default: the default synthetic twin)")
-    parser.add_argument("--outcomes", nargs="+", default=None, metavar="CODE",
-                        help="outcome codes (default: all 12)")
+    add_outcomes_argument(parser, default="all 12")
     parser.add_argument("--analyses", nargs="+", default=None, metavar="NAME",
                         help="Bayesian analyses (default: itt completers fidelity); each is "
                              "fitted to the outcomes its spec's main_run names")
-    parser.add_argument("--draws", type=int, default=None, help="posterior draws per chain")
-    parser.add_argument("--tune", type=int, default=None, help="tuning steps per chain")
-    parser.add_argument("--chains", type=int, default=None, help="number of chains")
-    parser.add_argument("--quick", action="store_true",
-                        help="2 chains x 200 draws after 200 tuning steps, as reanalyze "
-                             "--quick (a preview, not for inference)")
+    add_sampler_arguments(parser)
     parser.add_argument("--seed", type=int, default=None, help="seed (default: 4931)")
     parser.add_argument("--no-pooling", action="store_true",
                         help="skip the partial-pooling model across outcomes")
@@ -50,6 +44,7 @@ def register(subparsers: Any) -> None:
                              "by PSIS-LOO (one extra fit per outcome)")
     parser.add_argument("--out", type=Path, default=Path("reports") / "compare", metavar="DIR",
                         help="folder to (re)create (default: reports/compare)")
+    add_data_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -83,8 +78,8 @@ def run(args: argparse.Namespace) -> int:
     from imr_bayes.outcomes import CODES
 
     settings = reanalysis.RunSettings(
-        data_path=args.data, quick=args.quick,
-        outcomes=tuple(args.outcomes) if args.outcomes else CODES,
+        data_path=args.data, column_map=import_spec_of(args), quick=args.quick,
+        outcomes=outcome_codes(args, default=CODES),
         analyses=_analyses(args.analyses),
         seed=DEFAULT_SEED if args.seed is None else args.seed,
         draws=args.draws, tune=args.tune, chains=args.chains)

@@ -3,7 +3,9 @@
 A subcommand calls :func:`add_data_arguments` when it builds its parser and
 :func:`load_data` in its ``run`` with the contract columns its analyses need
 (:func:`imr_bayes.data.required_columns`). Without ``--data`` the default synthetic twin is
-used.
+used. Subcommands that run :func:`imr_bayes.reanalysis.run` pass the file and
+:func:`import_spec_of` to :class:`imr_bayes.reanalysis.RunSettings` instead, so that the run
+loads (and records) the file itself.
 """
 
 from __future__ import annotations
@@ -11,11 +13,14 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from imr_bayes.errors import ImrBayesError
+
+if TYPE_CHECKING:
+    from imr_bayes.data import ImportSpec
 
 #: Suffixes that make a ``--column-map`` item an import-spec file rather than a pair.
 _SPEC_SUFFIXES = (".yaml", ".yml")
@@ -161,3 +166,32 @@ def load_data(args: argparse.Namespace, *, required: Iterable[str] | None) -> pd
     if args.data is None:
         return data.default_twin()
     return data.load(args.data, required=required, **options)
+
+
+def import_spec_of(args: argparse.Namespace) -> ImportSpec | None:
+    """Return the import options given on the command line as one import spec.
+
+    For :class:`imr_bayes.reanalysis.RunSettings` (its ``column_map``), which loads the
+    file itself with the columns of the run's analyses.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed arguments of a parser set up by :func:`add_data_arguments`.
+
+    Returns
+    -------
+    ImportSpec or None
+        None without ``--data``.
+
+    Raises
+    ------
+    ImrBayesError, SpecError
+        As :func:`import_options`.
+    """
+    from imr_bayes.data import import_spec
+
+    options = import_options(args)
+    if args.data is None:
+        return None
+    return import_spec(options.pop("column_map", None), **options)

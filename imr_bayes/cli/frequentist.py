@@ -6,11 +6,14 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from imr_bayes.cli.data_options import add_data_arguments, load_data
+from imr_bayes.cli.options import add_outcomes_argument, outcome_codes
+
 
 def register(subparsers: Any) -> None:
     """Add the ``frequentist`` subcommand."""
     parser = subparsers.add_parser(
-        "frequentist",
+        "frequentist", allow_abbrev=False,
         help="reproduce the paper's frequentist analyses (mixed models, fidelity, "
              "hospitalization, non-completion) as tidy CSV tables",
         description=(
@@ -23,22 +26,18 @@ def register(subparsers: Any) -> None:
             "Writes aggregates only (no participant rows) into a folder, atomically."
         ),
     )
-    parser.add_argument("--data", type=Path, default=None, metavar="FILE",
-                        help="participant data, .csv or .parquet in the data contract "
-                             "(default: the default synthetic twin)")
     parser.add_argument("--sample", choices=("itt", "completers"), default="itt",
                         help="intention to treat (Tables 2, 3; default) or completers "
                              "(Tables 6, 7)")
     parser.add_argument("--selection", choices=("stepwise", "published"), default="stepwise",
                         help="final models chosen by the AIC search on these data (default) "
                              "or the ones the paper printed")
-    parser.add_argument("--outcomes", nargs="+", default=None, metavar="CODE",
-                        help="outcome codes to analyse (default: all 12; "
-                             "see imr_bayes.outcomes.CODES)")
+    add_outcomes_argument(parser, default="all 12")
     parser.add_argument("--out", type=Path, default=Path("reports") / "frequentist",
                         metavar="DIR",
                         help="folder to (re)create with the CSV files "
                              "(default: reports/frequentist)")
+    add_data_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -46,14 +45,15 @@ def run(args: argparse.Namespace) -> int:
     """Run the analyses, write the CSV tables into ``args.out``, print a summary."""
     from imr_bayes import frequentist as F
     from imr_bayes.atomic import atomic_dir
-    from imr_bayes.data import default_twin, load
-    from imr_bayes.outcomes import CODES, get
+    from imr_bayes.data import required_columns
+    from imr_bayes.outcomes import CODES
     from imr_bayes.trial import fidelity_outcomes
 
-    outcomes = tuple(args.outcomes) if args.outcomes else CODES
-    for code in outcomes:
-        get(code)  # unknown codes: one-line error with the valid set
-    data = load(args.data) if args.data is not None else default_twin()
+    outcomes = outcome_codes(args, default=CODES)
+    analyses = [args.sample, "hospitalization", "los", "noncompletion"]
+    if set(fidelity_outcomes()) & set(outcomes):
+        analyses.append("fidelity")
+    data = load_data(args, required=required_columns(analyses, outcomes))
     source = str(args.data) if args.data is not None else "default synthetic twin"
     rep = F.replicate(data, sample=args.sample, selection=args.selection, outcomes=outcomes)
     s = args.sample

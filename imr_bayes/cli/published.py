@@ -11,7 +11,7 @@ from imr_bayes.atomic import atomic_dir
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``published`` subcommand."""
     parser = subparsers.add_parser(
-        "published",
+        "published", allow_abbrev=False,
         help="write the published numbers (Tables 1-7, text results) as tidy CSV tables",
         description=(
             "Write the paper's Tables 1-7 and the numbers of its running text as tidy CSV "

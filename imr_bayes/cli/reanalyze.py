@@ -10,6 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from imr_bayes.cli.data_options import add_data_arguments, import_spec_of
+from imr_bayes.cli.options import add_outcomes_argument, add_sampler_arguments, outcome_codes
 from imr_bayes.constants import DEFAULT_SEED
 from imr_bayes.outcomes import CODES
 
@@ -17,7 +19,7 @@ from imr_bayes.outcomes import CODES
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``reanalyze`` subcommand."""
     parser = subparsers.add_parser(
-        "reanalyze",
+        "reanalyze", allow_abbrev=False,
         help="run every available analysis and write the HTML report to reports/<run-id>/",
         description=(
             "Run every available analysis (published-number audit, summary-level reanalysis, "
@@ -27,21 +29,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "posteriors and summary.json."
         ),
     )
-    parser.add_argument("--data", type=Path, metavar="FILE",
-                        help="participant data (CSV or Parquet, long format; see docs/ data "
-                             "contract). Default: the embedded synthetic twin")
-    parser.add_argument("--column-map", nargs="+", default=[], metavar="FILE_COL=CONTRACT_COL",
-                        help="rename columns of --data to the contract's names, "
-                             "e.g. --column-map id=participant_id group=arm")
     parser.add_argument("--study-label", metavar="LABEL",
                         help="your study's name in the report's title (needs --data; "
                              "default: the data file's name without extension)")
     parser.add_argument("--out", type=Path, default=Path("reports"), metavar="DIR",
                         help="folder that receives <run-id>/ (default: reports)")
-    parser.add_argument("--quick", action="store_true",
-                        help="few draws (2 chains x 200) for a smoke test; full: 4 x 1000")
-    parser.add_argument("--outcomes", nargs="+", default=list(CODES), metavar="OUTCOME",
-                        help="outcomes to fit (default: all 12): " + ", ".join(CODES))
+    add_outcomes_argument(parser, default="all 12")
     parser.add_argument("--analyses", nargs="+", metavar="ANALYSIS",
                         help="Bayesian analyses to fit (default: every registered analysis)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
@@ -49,6 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--strict", action="store_true",
                         help="exit with status 1 if any section failed or needs attention")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_sampler_arguments(parser)
+    add_data_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -87,19 +82,6 @@ class _Bars:
         self.bars.clear()
 
 
-def _column_map(pairs: list[str]) -> tuple[tuple[str, str], ...]:
-    """Parse ``OLD=NEW`` pairs; raise a one-line error naming a malformed one."""
-    from imr_bayes.errors import ImrBayesError
-
-    out = []
-    for pair in pairs:
-        old, sep, new = pair.partition("=")
-        if not sep or not old or not new:
-            raise ImrBayesError(f"--column-map takes FILE_COL=CONTRACT_COL pairs; got {pair!r}")
-        out.append((old, new))
-    return tuple(out)
-
-
 def run(args: argparse.Namespace) -> int:
     """Run the pipeline, write the report, print where it is; return the exit code."""
     from imr_bayes import reanalysis
@@ -107,12 +89,13 @@ def run(args: argparse.Namespace) -> int:
 
     settings = reanalysis.RunSettings(
         data_path=args.data,
-        column_map=_column_map(args.column_map),
+        column_map=import_spec_of(args),
         quick=args.quick,
-        outcomes=tuple(args.outcomes),
+        outcomes=outcome_codes(args, default=CODES),
         analyses=tuple(args.analyses) if args.analyses is not None else None,
         seed=args.seed,
         study_label=args.study_label,
+        draws=args.draws, tune=args.tune, chains=args.chains,
     )
     reanalysis.validate_settings(settings)
     bars = _Bars(enabled=not args.no_progress)

@@ -5,16 +5,20 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from imr_bayes.cli.data_options import add_data_arguments, load_data
+from imr_bayes.cli.options import (
+    add_outcomes_argument,
+    add_sampler_arguments,
+    outcome_codes,
+    sampler_settings,
+)
 from imr_bayes.constants import DEFAULT_SEED
-
-#: Sampler and imputation settings of ``--quick`` (a smoke run, not for reporting).
-QUICK = {"draws": 300, "tune": 300, "chains": 2, "n_imputations": 20}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``sensitivity`` subcommand."""
     parser = subparsers.add_parser(
-        "sensitivity",
+        "sensitivity", allow_abbrev=False,
         help="missing-data sensitivity: delta adjustment and tipping points per outcome",
         description=(
             "Fit the ITT model once per outcome, impute the missing follow-ups from its "
@@ -26,44 +30,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "See docs/missing_data.md."
         ),
     )
-    parser.add_argument("--data", type=Path, metavar="FILE",
-                        help="participant data (CSV/Parquet in the data contract); "
-                             "default: the synthetic twin")
-    parser.add_argument("--outcomes", nargs="+", metavar="CODE", default=["all"],
-                        help="outcome codes, or 'all' (default)")
+    add_outcomes_argument(parser, default="all 12")
     parser.add_argument("--deltas", nargs="+", type=float, metavar="D",
                         help="delta grid in pooled baseline SDs, >= 0 (default: 0 to 2 "
                              "by 0.1; 0 is always included)")
     parser.add_argument("--arms", default="imr",
                         help="shift the missing follow-ups of the IMR arm ('imr', default) "
                              "or of both arms ('both')")
-    parser.add_argument("--n-imputations", type=int, default=None,
-                        help="imputed data sets for Rubin's rules (default 100; quick 20)")
+    parser.add_argument("--n-imputations", type=int, default=100, metavar="N",
+                        help="imputed data sets for Rubin's rules (default 100)")
     parser.add_argument("--dropout-model", action="store_true",
                         help="also fit the shared-parameter informative-dropout model per "
                              "outcome (slower) and write informative_dropout.csv")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
                         help=f"random seed of fits and imputations (default: {DEFAULT_SEED})")
-    parser.add_argument("--draws", type=int, help="posterior draws per chain (spec: 1000)")
-    parser.add_argument("--tune", type=int, help="warm-up iterations per chain (spec: 1000)")
-    parser.add_argument("--chains", type=int, help="chains (spec: 4)")
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: 300 draws, 300 warm-up, 2 chains, 20 imputations, "
-                             "delta grid 0 to 2 by 0.25")
+    add_sampler_arguments(parser)
     parser.add_argument("--out", type=Path, default=Path("reports/sensitivity"), metavar="DIR",
                         help="output folder (default: reports/sensitivity)")
+    add_data_arguments(parser)
     parser.set_defaults(func=run)
-
-
-def _codes(requested: list[str]) -> list[str]:
-    from imr_bayes.outcomes import CODES
-    from imr_bayes.outcomes import get as get_outcome
-
-    if "all" in requested:
-        return list(CODES)
-    for code in requested:
-        get_outcome(code)  # raises with the valid codes
-    return list(dict.fromkeys(requested))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,11 +58,11 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     import imr_bayes
-    from imr_bayes import data as data_mod
     from imr_bayes.atomic import atomic_path
+    from imr_bayes.data import required_columns
     from imr_bayes.errors import ImrBayesError
+    from imr_bayes.outcomes import CODES, unknown_choice_message
     from imr_bayes.outcomes import get as get_outcome
-    from imr_bayes.outcomes import unknown_choice_message
     from imr_bayes.sensitivity import (
         ARM_CHOICES,
         DEFAULT_DELTAS,
@@ -89,15 +74,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.arms not in ARM_CHOICES:
         raise ImrBayesError(unknown_choice_message("arms", args.arms, ARM_CHOICES))
-    codes = _codes(args.outcomes)
-    settings = {"draws": args.draws, "tune": args.tune, "chains": args.chains}
-    n_imp = args.n_imputations or 100
+    codes = outcome_codes(args, default=CODES)
+    settings = sampler_settings(args)
+    n_imp = args.n_imputations
     deltas = args.deltas or list(DEFAULT_DELTAS)
-    if args.quick:
-        settings = {k: settings[k] or QUICK[k] for k in settings}
-        n_imp = args.n_imputations or QUICK["n_imputations"]
-        deltas = args.deltas or [0.25 * k for k in range(9)]
-    df = data_mod.load(args.data) if args.data else data_mod.default_twin()
+    df = load_data(args, required=required_columns(["itt"], codes))
     tables, dropout, problems = [], [], []
     start = time.perf_counter()
     for code in codes:
@@ -108,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
                                    seed=args.seed))
         if args.dropout_model:
             spm = fit_informative_dropout(df, outcome=code, mar_fit=fit, seed=args.seed,
-                                          **{k: v for k, v in settings.items() if v})
+                                          **settings)
             dropout.append(spm.table)
             if not spm.diagnostics.passed:
                 problems.append(f"{code} shared-parameter: "

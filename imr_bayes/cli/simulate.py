@@ -12,7 +12,7 @@ from imr_bayes.constants import DEFAULT_SEED
 def register(subparsers: Any) -> None:
     """Add the ``simulate`` subcommand."""
     parser = subparsers.add_parser(
-        "simulate",
+        "simulate", allow_abbrev=False,
         help="write a synthetic twin of the trial (participant-level data) to a file",
         description=(
             "Simulate the synthetic twin: seeded participant-level data with the trial's "

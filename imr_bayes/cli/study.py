@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from imr_bayes.cli.options import quick_text
 from imr_bayes.constants import DEFAULT_SEED
 from imr_bayes.studies.runner import CONNECT_TIMEOUT, STUDIES
 
@@ -14,7 +15,7 @@ from imr_bayes.studies.runner import CONNECT_TIMEOUT, STUDIES
 def register(subparsers: Any) -> None:
     """Add the ``study`` subcommand."""
     parser = subparsers.add_parser(
-        "study",
+        "study", allow_abbrev=False,
         help="run a simulation study (coverage, nesting, assurance) on Dask",
         description=(
             "Run R independent replicates of a simulation study as Dask tasks, storing one "
@@ -35,8 +36,13 @@ def register(subparsers: Any) -> None:
                         help="store folder (created; reused to resume)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
                         help=f"root seed of the study (default {DEFAULT_SEED})")
-    parser.add_argument("--quick", action="store_true",
-                        help="tiny fits, for a smoke run (not for conclusions)")
+    smoke = parser.add_mutually_exclusive_group()
+    smoke.add_argument("--smoke", action="store_true",
+                       help="the study's smoke settings: tiny fits (e.g. 1 chain x 60 draws), "
+                            "small grids, for checking a set-up, not for conclusions")
+    smoke.add_argument("--quick", action="store_true",
+                       help="deprecated, removed in the next release: use --smoke (elsewhere "
+                            f"--quick means {quick_text()})")
     parser.add_argument("--timeout", type=float, default=CONNECT_TIMEOUT,
                         help=f"seconds to wait for --scheduler (default {CONNECT_TIMEOUT:g})")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -51,6 +57,10 @@ def run(args: argparse.Namespace) -> int:
     from imr_bayes.studies.runner import run_study
     from imr_bayes.studies.store import MANIFEST, Store
 
+    if args.quick:
+        print("imr-bayes study: warning: --quick is deprecated here and will be removed in "
+              "the next release; use --smoke (the study's tiny fits; elsewhere --quick means "
+              f"{quick_text()})", file=sys.stderr)
     stored = 0
     if (args.out / MANIFEST).exists():
         stored = sum(1 for i in Store.load(args.out).finished() if i < args.replicates)
@@ -67,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = run_study(
             args.name, replicates=args.replicates, out=args.out, seed=args.seed,
-            quick=args.quick, workers=args.workers, scheduler=args.scheduler,
+            quick=args.smoke or args.quick, workers=args.workers, scheduler=args.scheduler,
             connect_timeout=args.timeout, on_result=advance,
         )
     finally:

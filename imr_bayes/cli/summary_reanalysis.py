@@ -7,17 +7,19 @@ from pathlib import Path
 
 import numpy as np
 
+from imr_bayes.cli.options import add_quick_argument
 from imr_bayes.outcomes import PRIMARY
+from imr_bayes.reanalysis import QUICK_SAMPLING
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``summary-reanalysis`` subcommand."""
     parser = subparsers.add_parser(
-        "summary-reanalysis",
+        "summary-reanalysis", allow_abbrev=False,
         help="reanalyse every printed estimate (Tables 2-7, hospitalization OR) under a prior grid",
         description=(
             "Summary-level Bayesian reanalysis from the published numbers alone: each printed "
-            "estimate and 95 %% CI is a normal likelihood (log scale for the odds ratio), "
+            "estimate and 95 % CI is a normal likelihood (log scale for the odds ratio), "
             "combined with the reference, sceptical, neutral, enthusiastic and pessimistic "
             "priors scaled to the planned effect d = 0.40 (docs/summary_level.md). Writes "
             "summary_reanalysis.csv, sensitivity_*.csv and sensitivity_*.png to DIR "
@@ -37,6 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "condition x time B's and 18-month differences (ITT, completers) "
                              "and compare with Benjamini-Hochberg over 12 outcomes "
                              "(docs/multiplicity.md; about a minute)")
+    add_quick_argument(parser, where="(the partial-pooling fits of --pooling)")
     parser.set_defaults(func=run)
 
 
@@ -63,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
 
     table = reanalyze_published(prior_grid=args.priors)
     estimates = published_estimates()
-    pooled = _pooling() if args.pooling else None
+    pooled = _pooling(dict(QUICK_SAMPLING) if args.quick else {}) if args.pooling else None
     with atomic_dir(args.out) as tmp:
         table.to_csv(tmp / "summary_reanalysis.csv", index=False)
         if pooled is not None:
@@ -124,10 +127,11 @@ def _draw_pooling(results: dict[str, object], folder: Path) -> None:
         plt.close(fig)
 
 
-def _pooling() -> tuple[object, object, dict[str, object]]:
+def _pooling(sampler: dict[str, int]) -> tuple[object, object, dict[str, object]]:
     """Fit the multiplicity model to every published estimand x sample.
 
-    Returns the per-outcome table, the per-fit summary and the results by name.
+    ``sampler`` overrides the model's draws, tune and chains (``--quick``). Returns the
+    per-outcome table, the per-fit summary and the results by name.
     """
     import pandas as pd
 
@@ -142,7 +146,7 @@ def _pooling() -> tuple[object, object, dict[str, object]]:
     for estimand in PUBLISHED_ESTIMANDS:
         for sample in ("itt", "completers"):
             eff = published_effects(sample, estimand=estimand)
-            res = partial_pooling(eff)
+            res = partial_pooling(eff, **sampler)
             results[f"{estimand}_{sample}"] = res
             bh = compare_with_bh(res, dict(zip(eff["outcome"], eff["p"], strict=True)),
                                  family_size=len(eff))
