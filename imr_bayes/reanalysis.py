@@ -313,6 +313,10 @@ STAGES: tuple[Stage, ...] = (
     Stage("multiplicity", "Multiplicity by partial pooling", "imr_bayes.stages:multiplicity"),
     Stage("loo", "PSIS-LOO with and without condition x time", "imr_bayes.stages:loo",
           ("fits",)),
+    Stage("power_scaling", "Power-scaling prior and likelihood sensitivity",
+          "imr_bayes.stages:power_scaling", ("fits",)),
+    Stage("prior_predictive", "Prior predictive checks", "imr_bayes.stages:prior_predictive",
+          ("fits",)),
 )
 
 

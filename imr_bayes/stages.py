@@ -313,3 +313,37 @@ def loo(ctx: RunContext) -> StageResult:
     results = [loo_mod.loo_interaction(ctx.data, outcome=o, with_fit=f, seed=ctx.settings.seed,
                                        **ctx.settings.sampling) for o, f in itt.items()]
     return StageResult(value=results)
+
+
+def power_scaling(ctx: RunContext) -> StageResult:
+    """Power-scaling prior and likelihood sensitivity of every fit (arviz-stats ``psense``).
+
+    One row per fit x estimate (:func:`imr_bayes.prior_checks.power_scaling`). A fit whose
+    power-scaling importance weights have a Pareto k above the threshold makes the stage a
+    warning: its sensitivities are unreliable.
+    """
+    from imr_bayes.prior_checks import power_scaling_table
+
+    fits = ctx.value("fits").fits if ctx.value("fits") else {}
+    if not fits:
+        return StageResult("unavailable", "no Bayesian fit")
+    table = power_scaling_table(fits.values())
+    bad = table.loc[~table["reliable"], ["analysis", "outcome"]].drop_duplicates()
+    if len(bad):
+        return StageResult("warning", f"{len(bad)} fit(s) with a Pareto k of the power-scaling "
+                                      "weights above the threshold: their sensitivities are "
+                                      "unreliable", table)
+    return StageResult(value=table)
+
+
+def prior_predictive(ctx: RunContext) -> StageResult:
+    """Prior predictive checks of every fit: prior arm x time means and effects vs the range.
+
+    :func:`imr_bayes.prior_checks.prior_predictive` of each fit, seeded with the run's seed.
+    """
+    from imr_bayes.prior_checks import prior_predictive_table
+
+    fits = ctx.value("fits").fits if ctx.value("fits") else {}
+    if not fits:
+        return StageResult("unavailable", "no Bayesian fit")
+    return StageResult(value=prior_predictive_table(fits.values(), seed=ctx.settings.seed))

@@ -456,7 +456,8 @@ def twin_run():
 
     settings = RunSettings(quick=True, outcomes=("imrs_client",), analyses=("itt",),
                            draws=100, tune=100, chains=2)
-    keys = ("data", "frequentist", "fits", "ppc", "missing_data", "comparison", "verdict")
+    keys = ("data", "frequentist", "fits", "ppc", "missing_data", "comparison", "verdict",
+            "power_scaling", "prior_predictive")
     run = reanalysis.run(settings, stages=keys, options={"pooling": False})
     ctx = _ctx(**vars(settings))
     ctx.results.update(run.stages)
@@ -476,7 +477,7 @@ def test_every_sentence_on_the_twin_names_the_twin(twin_run):
     views = _data_views(twin_run)
     assert {sec.key for sec, _ in views} == {
         "data", "frequentist", "fits", "forest", "sensitivity", "ppc", "missing_data",
-        "comparison"}
+        "comparison", "power_scaling", "prior_predictive"}
     opening = "On the synthetic twin (not trial data)"
     for sec, view in views:
         assert view.status != "failed", (sec.key, view.message)

@@ -60,9 +60,13 @@ def sample(compiled_model, sampler: SamplerSpec, seed: int):
     """Sample with a spec's settings; return ``(posterior, sample_stats)`` Datasets.
 
     The posterior holds the sampled variables on their constrained scale; object-typed
-    sampler statistics are dropped (they do not survive netCDF).
+    sampler statistics are dropped (they do not survive netCDF). ``log_prior`` in the sample
+    stats is the log prior density of each prior variable per draw
+    (:func:`imr_bayes.prior_checks.log_prior_group`, dim ``prior``); :func:`assemble` moves
+    it into the fit's ``log_prior`` group.
     """
     from imr_bayes.bayes.sampling import sample as _sample
+    from imr_bayes.prior_checks import log_prior_group
 
     raw = _sample(compiled_model, draws=sampler.draws, tune=sampler.tune,
                   chains=sampler.chains, cores=sampler.cores, seed=int(seed),
@@ -70,6 +74,7 @@ def sample(compiled_model, sampler: SamplerSpec, seed: int):
     posterior = raw["posterior"].to_dataset()
     stats = raw["sample_stats"].to_dataset()
     stats = stats.drop_vars([v for v in stats.data_vars if stats[v].dtype == object])
+    stats["log_prior"] = log_prior_group(compiled_model.pymc_model, posterior).to_array("prior")
     return posterior, stats
 
 
@@ -222,6 +227,9 @@ def assemble(data: pd.DataFrame, request, *, posterior, sample_stats,
     missing = [v for v in var_names if v not in posterior]
     if missing:
         raise ImrBayesError(f"variables to diagnose not in the posterior: {missing}")
+    if "log_prior" in sample_stats:  # from sample(): the fit's log_prior group
+        groups = {"log_prior": sample_stats["log_prior"].to_dataset("prior"), **groups}
+        sample_stats = sample_stats.drop_vars(["log_prior", "prior"])
     tree = xr.DataTree.from_dict({"posterior": posterior, "sample_stats": sample_stats,
                                   **groups})
     tree.attrs.update({

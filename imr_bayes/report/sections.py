@@ -116,6 +116,10 @@ SECTIONS: tuple[Section, ...] = (
     Section("forest", "Posterior intervals beside the published CIs", f"{_M}:forest", "fits"),
     Section("sensitivity", "Prior sensitivity of the Bayesian fits",
             f"{_M}:prior_sensitivity", "prior_sensitivity"),
+    Section("prior_predictive", "Prior predictive checks", f"{_M}:prior_predictive",
+            "prior_predictive"),
+    Section("power_scaling", "Power-scaling prior and likelihood sensitivity",
+            f"{_M}:power_scaling", "power_scaling"),
     Section("ppc", "Posterior predictive checks of the published statistics", f"{_M}:ppc",
             "ppc"),
     Section("missing_data", "Missing-data sensitivity: delta adjustment and tipping points",
@@ -799,3 +803,103 @@ def comparison(r: Reanalysis) -> SectionView:
               "holds every treatment estimand. Agreement classes, the ROPE and the "
               "multiplicity columns are defined in docs/comparison.md."],
         summary={"agreement": {f"{a}/{g}": int(n) for (a, g), n in counts.items()}})
+
+
+# -------------------------------------------------------------------------- prior checks
+def power_scaling(r: Reanalysis) -> SectionView:
+    """Power-scaling sensitivity of every fit: per fit, treatment effects, flagged estimates."""
+    from imr_bayes.prior_checks import ALPHAS, SENSITIVITY_THRESHOLD, plot_power_scaling
+
+    if (v := _missing(r, "power_scaling")) is not None:
+        return v
+    table = r.value("power_scaling")
+    diagnosis = table["diagnosis"]
+    per_fit = table.assign(
+        conflict=diagnosis.str.contains("conflict"),
+        strong_prior=diagnosis.str.contains("strong prior"),
+        pareto_k=table[["pareto_k_prior", "pareto_k_likelihood"]].max(axis=1),
+    ).groupby(["analysis", "outcome"], sort=False).agg(
+        estimates=("estimand", "size"), flagged=("sensitive", "sum"),
+        prior_data_conflict=("conflict", "sum"), strong_prior_weak_likelihood=(
+            "strong_prior", "sum"), max_prior_sensitivity=("prior_sensitivity", "max"),
+        pareto_k=("pareto_k", "max"), reliable=("reliable", "all"),
+        priors_scaled=("priors_scaled", "first")).reset_index()
+    shown = table[table["treatment"] | table["sensitive"]].drop(columns=["priors_scaled"])
+    n_flag = int(table["sensitive"].sum())
+    low, high = ALPHAS
+    return SectionView(
+        **_status(r, "power_scaling"),
+        tables={"fits": per_fit, "effects_and_flagged": shown, "estimates": table},
+        csv_only=("estimates",),
+        figures=[_png("power_scaling", "Prior against likelihood sensitivity of every fit x "
+                      f"estimate; dashed: the threshold {SENSITIVITY_THRESHOLD:g}; red: "
+                      "flagged (arviz-stats diagnosis)." + _data_note(r),
+                      plot_power_scaling(table))],
+        text=[f"{on_data(r.settings)}, each fit's joint prior (its log_prior group) and its "
+              "likelihood are "
+              f"power-scaled by alpha = {low:g} and {high:g} (arviz-stats psense, Kallioinen "
+              "et al. 2024): the sensitivity is the gradient of the cumulative Jensen-Shannon "
+              "distance between the base and the power-scaled posterior. A sensitivity of "
+              f"{SENSITIVITY_THRESHOLD:g} or more is flagged: prior and likelihood both "
+              "sensitive = potential prior-data conflict; only the prior = potential strong "
+              "prior / weak likelihood. Pareto k above the threshold makes a fit's values "
+              f"unreliable. {n_flag} of {len(table)} estimates flagged; the page shows the "
+              "treatment effects and every flagged estimate, the CSV every estimate. What a "
+              "flag can and cannot mean: docs/prior_checks.md."],
+        summary={"n_estimates": len(table), "n_flagged": n_flag,
+                 "n_unreliable_fits": int((~per_fit["reliable"]).sum()),
+                 "flagged": [f"{x.analysis}/{x.outcome}/{x.estimand}: {x.diagnosis}"
+                             for x in table[table["sensitive"]].itertuples()]})
+
+
+#: Quantities of the prior predictive checks shown as each fit's treatment effect.
+PRIOR_EFFECTS: tuple[str, ...] = ("difference", "risk_difference", "los_difference")
+
+
+def prior_predictive(r: Reanalysis) -> SectionView:
+    """Prior arm means and effects of every fit against the outcome's possible range."""
+    from imr_bayes.prior_checks import (
+        OUTSIDE_SHARE,
+        plot_prior_predictive,
+        prior_predictive_plot_data,
+    )
+
+    if (v := _missing(r, "prior_predictive")) is not None:
+        return v
+    table = r.value("prior_predictive")
+    key = ["analysis", "outcome"]
+    means = table[table["quantity"].isin(("arm_time_mean", "arm_mean"))]
+    per_fit = means.groupby(key, sort=False).agg(
+        range_low=("range_low", "first"), range_high=("range_high", "first"),
+        max_share_outside=("share_outside", "max"), flagged_means=("flagged", "sum"))
+    effects = table[table["quantity"].isin(PRIOR_EFFECTS)]
+    units = effects[effects["scale"] != "d"].set_index(key)[["scale", "q025", "q975"]]
+    d = effects[effects["scale"] == "d"].set_index(key)[["q025", "q975"]]
+    per_fit = per_fit.join(units.rename(columns={
+        "scale": "effect_scale", "q025": "effect_q025", "q975": "effect_q975"})).join(
+        d.rename(columns={"q025": "effect_d_q025", "q975": "effect_d_q975"})).reset_index()
+    shown = (table["outcome"] == outcome_registry.PRIMARY) | ~table["outcome"].isin(
+        outcome_registry.CODES)
+    n_flag = int(means["flagged"].sum())
+    return SectionView(
+        **_status(r, "prior_predictive"),
+        tables={"fits": per_fit, "checks": table}, csv_only=("checks",),
+        figures=[_png("prior_predictive",
+                      "Prior 50 % (thick) and 95 % (thin) intervals of the model-implied arm "
+                      "(x time) means of the primary outcome's fits and of the single-response "
+                      "fits, as a fraction of the possible range (grey); red: more than "
+                      f"{OUTSIDE_SHARE:.0%} of the prior mass outside the range."
+                      + _data_note(r),
+                      plot_prior_predictive(prior_predictive_plot_data(table[shown])))],
+        text=[f"{on_data(r.settings)}, each fit's parameters are drawn from its own resolved "
+              "priors; the draws give "
+              "the model-implied arm x time means and the IMR - CAU difference at 18 months "
+              "(raw and in pooled baseline SDs, d), and each headline treatment effect at its "
+              "18-month horizon. A mean is flagged when more than "
+              f"{OUTSIDE_SHARE:.0%} of its prior draws fall outside the outcome's possible "
+              f"range (models/trial.yaml). {n_flag} of {len(means)} prior arm means flagged. "
+              "effect_q025/q975: prior 95 % interval of the IMR - CAU difference at 18 months "
+              "(risk difference; days for the length of stay). What a flag can and cannot "
+              "mean: docs/prior_checks.md."],
+        summary={"n_means": len(means), "n_flagged_means": n_flag,
+                 "max_share_outside": float(means["share_outside"].max())})
