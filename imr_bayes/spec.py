@@ -522,18 +522,35 @@ class LogisticSpec(SpecBase):
 
 
 class HurdleSpec(SpecBase):
-    """Hurdle Student-t model of participant-level difference scores per arm."""
+    """Hurdle log-normal model of participant-level days, adjusted for their baseline.
+
+    ``response`` (e.g. ``los_after``) on the arm, the ``baseline`` days (``los_before``)
+    and the baseline characteristics ``covariates``; means per arm by g-computation.
+    """
 
     prior_names: ClassVar[tuple[str, ...]] = (
-        "nonzero_logit", "location", "scale", "nu_minus_one")
+        "any_stay_intercept", "any_stay_imr", "any_stay_coef", "days_intercept", "days_imr",
+        "days_coef", "days_sigma")
     model: Literal["hurdle"]
     response: str
-    before: str
-    after: str
+    baseline: str
+    covariates: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _check_hurdle(self) -> HurdleSpec:
+        from imr_bayes.trial import facts
+
+        coding = facts().covariates
+        valid = (*coding.numeric, *coding.categorical, *coding.indicators)
+        for c in self.covariates:
+            if c not in valid:
+                raise ValueError(unknown_choice_message("covariate", c, valid))
+        return self
 
     def columns(self, outcome: str) -> tuple[str, ...]:
-        """Contract columns this analysis reads (the difference ``after - before``)."""
-        return ("participant_id", "arm", "time", self.before, self.after)
+        """Contract columns this analysis reads (the response, its baseline, covariates)."""
+        return ("participant_id", "arm", "time", self.baseline, self.response,
+                *self.covariates)
 
 
 class PoolingSpec(SpecBase):
