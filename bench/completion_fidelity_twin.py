@@ -37,7 +37,8 @@ RUNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("attendance_dose", "imrs_client", ("attendance_slope", "attendance_slope_d",
                                         "condition_x_time")),
     ("hospitalization", "imrs_client", ("odds_ratio", "risk_difference")),
-    ("los", "imrs_client", ("los_difference", "prob_superiority", "p_nonzero")),
+    ("los", "imrs_client", ("los_difference", "los_ratio", "los_mean", "los_change",
+                            "p_any_stay", "prob_superiority")),
 )
 
 

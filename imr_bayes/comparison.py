@@ -6,8 +6,9 @@ frequentist replication on the same data (both found through the analysis spec's
 map, :mod:`imr_bayes.counterparts`). One row per treatment estimand of each fit (the
 estimands the spec marks ``treatment``; baseline rows never): the published estimate with its
 CI, p and significance; the reproduced frequentist estimate; the posterior mean, median and
-95 % ETI; pd, P(benefit), P(|d| > 0.2), the ROPE share and the Savage-Dickey BF10
-(:mod:`imr_bayes.indices`); the agreement class; the Benjamini-Hochberg-adjusted frequentist
+95 % ETI; pd, P(benefit), P(|d| > 0.2), the ROPE share, the Savage-Dickey BF10 under the
+fit's prior and under the test prior N(0, planned effect^2) (:mod:`imr_bayes.indices`); the
+agreement class; the Benjamini-Hochberg-adjusted frequentist
 conclusion beside the partial-pooling conclusion (:mod:`imr_bayes.multiplicity`).
 :func:`write_comparison` writes it as CSV, HTML and Markdown. Columns and rules:
 ``docs/comparison.md``.
@@ -41,18 +42,11 @@ COLUMNS: tuple[str, ...] = (
     "frequentist_significant",
     "posterior_estimate", "posterior_median", "posterior_ci_low", "posterior_ci_high",
     "posterior_d", "p_direction", "p_benefit", "p_abs_d_gt_0_2", "p_rope", "rope_low",
-    "rope_high", "bf10", "prior",
+    "rope_high", "bf10", "prior", "bf10_test", "test_prior",
     "agreement", "agreement_published",
     "p_bh", "bh_detect", "pooled_p_benefit", "pooled_detect", "multiplicity_conclusion",
 )
 _SIDE = ("estimate", "ci_low", "ci_high", "p", "note", "reference")
-
-
-def _describe(prior: dict[str, Any] | None) -> str:
-    if not prior:
-        return ""
-    args = ", ".join(f"{k}={v:g}" for k, v in prior.get("kwargs", {}).items())
-    return f"{prior.get('dist')}({args}) on the standardized scale"
 
 
 def _dropped(side: Mapping[str, Any]) -> bool:
@@ -105,7 +99,8 @@ def _posterior_row(fit: Any, row: Mapping[str, Any], draws: np.ndarray, rope_d: 
            "posterior_ci_low": row["ci_low"], "posterior_ci_high": row["ci_high"],
            "p_direction": row["p_direction"], "p_benefit": row["p_benefit"],
            "posterior_d": math.nan, "p_abs_d_gt_0_2": math.nan, "p_rope": math.nan,
-           "rope_low": math.nan, "rope_high": math.nan, "bf10": math.nan, "prior": ""}
+           "rope_low": math.nan, "rope_high": math.nan, "bf10": math.nan, "prior": "",
+           "bf10_test": math.nan, "test_prior": ""}
     outcome = str(fit.outcome)
     if e.scale != "raw" or outcome not in outcome_registry.OUTCOMES:
         return out
@@ -120,10 +115,17 @@ def _posterior_row(fit: Any, row: Mapping[str, Any], draws: np.ndarray, rope_d: 
     priors = json.loads(fit.idata.attrs.get("priors", "{}") or "{}")
     prior = priors.get(e.prior) if e.prior else None
     if prior is not None:
+        from imr_bayes.constants import PLANNED_EFFECT_D
+
+        test = indices.alternative_prior(horizon=e.d_horizon)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # inf is reported as inf
             out["bf10"] = float(indices.savage_dickey_bf10(std, prior))
-        out["prior"] = _describe(prior)
+            out["bf10_test"] = float(indices.reweighted_bf10(std, prior, test))
+        out["prior"] = indices.describe_prior(prior, scale="standardized scale")
+        out["test_prior"] = indices.describe_prior(
+            test, scale=f"standardized scale (test prior: planned d = "
+                        f"{PLANNED_EFFECT_D:g} at 18 months)")
     return out
 
 
@@ -263,10 +265,11 @@ def _pooling(fits: list[Any], seed: int, settings: Mapping[str, Any]) -> pd.Data
             if str(f.analysis) != analysis or not (t["estimand"] == "condition_x_time").any():
                 continue
             row = f.estimates.row("condition_x_time")
-            std = standardized(f, row, f.estimates.draws_of(row),
-                               outcome_registry.get(str(f.outcome)).pooled_baseline_sd())
-            effects.append({"outcome": f.outcome, "estimate_d": float(np.mean(std)),
-                            "se_d": float(np.std(std, ddof=1))})
+            d = f.spec.estimand("condition_x_time").d_horizon * standardized(
+                f, row, f.estimates.draws_of(row),
+                outcome_registry.get(str(f.outcome)).pooled_baseline_sd())
+            effects.append({"outcome": f.outcome, "estimate_d": float(np.mean(d)),
+                            "se_d": float(np.std(d, ddof=1))})
         if len({e["outcome"] for e in effects}) < 2:
             continue
         if len({e["outcome"] for e in effects}) != len(effects):

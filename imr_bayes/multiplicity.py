@@ -1,8 +1,8 @@
 """Multiplicity by partial pooling of the condition x time effects across outcomes.
 
 Gelman, Hill & Yajima (2012, "Why we (usually) don't have to worry about multiple
-comparisons"): instead of adjusting p values, the standardized condition x time effects of
-the outcomes share a normal population distribution,
+comparisons"): instead of adjusting p values, the standardized treatment effects of the
+outcomes (d at 18 months, ``docs/indices.md``) share a normal population distribution,
 
     y_k ~ N(theta_k, se_k),   theta_k = mu + tau * z_k,   z_k ~ N(0, 1)   (non-centred),
     mu ~ N(0, mu_prior_sd),   tau ~ HalfNormal(tau_prior_sd),
@@ -14,8 +14,9 @@ returned. :func:`compare_with_bh` sets the result beside Benjamini–Hochberg. S
 ``docs/multiplicity.md``.
 
 The input is a tidy frame ``outcome, estimate_d, se_d``, built by :func:`published_effects`
-from the published Table 2/6 coefficients or by :func:`effects_from_fits` from the
-participant-level Bayesian fits.
+from the published tables (by default the 18-month differences of all 12 outcomes; the
+condition x time B's of the outcomes the paper's AIC step kept are an option, conditional on
+that selection) or by :func:`effects_from_fits` from the participant-level Bayesian fits.
 """
 
 from __future__ import annotations
@@ -44,11 +45,13 @@ def _z(level: float) -> float:
     return float(special.ndtri((1 + level) / 2))
 
 
-#: Published estimands :func:`published_effects` can pool.
-PUBLISHED_ESTIMANDS: tuple[str, ...] = ("condition_x_time", "followup_difference")
+#: Published estimands :func:`published_effects` can pool; the first is the default.
+PUBLISHED_ESTIMANDS: tuple[str, ...] = ("followup_difference", "condition_x_time")
+#: Steps from a per-step condition x time slope to the 18-month contrast (time 0, 1, 2).
+SLOPE_HORIZON: float = 2.0
 
 
-def published_effects(sample: str = "itt", *, estimand: str = "condition_x_time",
+def published_effects(sample: str = "itt", *, estimand: str = "followup_difference",
                       level: float = CI_LEVEL) -> pd.DataFrame:
     """Standardized published effects of all 12 outcomes, ready for :func:`partial_pooling`.
 
@@ -56,11 +59,13 @@ def published_effects(sample: str = "itt", *, estimand: str = "condition_x_time"
     ----------
     sample : {"itt", "completers"}
         Tables 2/3 (ITT) or 6/7 (completers).
-    estimand : {"condition_x_time", "followup_difference"}
-        ``"condition_x_time"``: the printed condition x time B of Table 2/6 (per time step);
-        only outcomes whose final model kept the term have one. ``"followup_difference"``:
-        the IMR - CAU mean difference at 18 months of Table 3/7, printed for all 12 outcomes
-        (includes any baseline difference); its p value is derived from the CI (normal).
+    estimand : {"followup_difference", "condition_x_time"}
+        ``"followup_difference"`` (default): the IMR - CAU mean difference at 18 months of
+        Table 3/7, printed for all 12 outcomes (it includes any baseline difference); its p
+        value is derived from the CI (normal). ``"condition_x_time"``: the printed
+        condition x time B of Table 2/6; only the outcomes whose final model kept the term
+        have one, so pooling them is conditional on the paper's AIC selection (winner's
+        curse, ``docs/multiplicity.md``).
     level : float, default ``CI_LEVEL``
         Level of the printed intervals.
 
@@ -68,11 +73,12 @@ def published_effects(sample: str = "itt", *, estimand: str = "condition_x_time"
     -------
     pandas.DataFrame
         One row per outcome (all 12): ``outcome, estimate_d, se_d, b, ci_low, ci_high, p,
-        sd, included, note`` with ``estimate_d = b / SD`` and
-        ``se_d = (ci_high - ci_low) / (2 z_{(1+level)/2}) / SD``; SD is the outcome's pooled
-        Table 1 baseline SD (:meth:`imr_bayes.outcomes.Outcome.pooled_baseline_sd`), the
-        standardization of the Bayesian fits' ``condition_x_time_d``. Outcomes without a
-        printed estimate have NaN numbers, ``included=False`` and a note;
+        sd, included, note`` with d as everywhere in the package (``docs/indices.md``):
+        ``estimate_d = h * b / SD`` and ``se_d = h * (ci_high - ci_low) /
+        (2 z_{(1+level)/2}) / SD``, SD the outcome's pooled Table 1 baseline SD
+        (:meth:`imr_bayes.outcomes.Outcome.pooled_baseline_sd`) and h the horizon: 2 for a
+        per-step B (the 18-month contrast is 2B), 1 for the 18-month difference. Outcomes
+        without a printed estimate have NaN numbers, ``included=False`` and a note;
         :func:`partial_pooling` excludes them.
     """
     from imr_bayes import published
@@ -81,6 +87,7 @@ def published_effects(sample: str = "itt", *, estimand: str = "condition_x_time"
     if estimand not in PUBLISHED_ESTIMANDS:
         raise ImrBayesError(unknown_choice_message("estimand", estimand, PUBLISHED_ESTIMANDS))
     z = _z(level)
+    horizon = SLOPE_HORIZON if estimand == "condition_x_time" else 1.0
     if estimand == "condition_x_time":
         fe = published.fixed_effects(sample)
         fe = fe[fe["term"] == "condition_x_time"]
@@ -104,16 +111,16 @@ def published_effects(sample: str = "itt", *, estimand: str = "condition_x_time"
         has = bool(r.has)
         se_b = (r.ci_high - r.ci_low) / (2 * z) if has else math.nan
         rows.append({
-            "outcome": r.outcome, "estimate_d": r.b / sd if has else math.nan,
-            "se_d": se_b / sd if has else math.nan, "b": r.b, "ci_low": r.ci_low,
+            "outcome": r.outcome, "estimate_d": horizon * r.b / sd if has else math.nan,
+            "se_d": horizon * se_b / sd if has else math.nan, "b": r.b, "ci_low": r.ci_low,
             "ci_high": r.ci_high, "p": r.p, "sd": sd, "included": has,
             "note": "" if has else empty,
         })
     return pd.DataFrame(rows)
 
 
-def effects_from_fits(effects: pd.DataFrame, *, estimand: str = "condition_x_time_d"
-                      ) -> pd.DataFrame:
+def effects_from_fits(effects: pd.DataFrame, *, estimand: str = "condition_x_time_d",
+                      horizon: float = SLOPE_HORIZON) -> pd.DataFrame:
     """Turn participant-level fit summaries into the pooling input.
 
     Parameters
@@ -123,13 +130,16 @@ def effects_from_fits(effects: pd.DataFrame, *, estimand: str = "condition_x_tim
         columns ``outcome, estimand, estimate, sd`` (or the deprecated ``effects`` layout
         with ``mean`` in place of ``estimate``).
     estimand : str, default "condition_x_time_d"
-        The standardized condition x time estimand.
+        The standardized estimand (in pooled Table 1 baseline SDs).
+    horizon : float, default 2
+        Steps from the estimand's unit to the 18-month contrast: 2 for the per-step
+        ``condition_x_time_d``, 1 for a contrast at one time point.
 
     Returns
     -------
     pandas.DataFrame
-        ``outcome, estimate_d, se_d`` (posterior mean and SD, i.e. a normal approximation
-        of each outcome's posterior under its own flat-ish prior).
+        ``outcome, estimate_d, se_d``: ``horizon`` times the posterior mean and SD, i.e. a
+        normal approximation of each outcome's posterior of d under its own prior.
     """
     value = "estimate" if "estimate" in effects.columns else "mean"
     missing = {"outcome", "estimand", value, "sd"} - set(effects.columns)
@@ -141,9 +151,11 @@ def effects_from_fits(effects: pd.DataFrame, *, estimand: str = "condition_x_tim
         raise ImrBayesError(f"no rows with estimand {estimand!r}; found {found}")
     if rows["outcome"].duplicated().any():
         raise ImrBayesError("effects frame has several rows per outcome for " + estimand)
+    if not (math.isfinite(horizon) and horizon > 0):
+        raise ImrBayesError(f"horizon must be a finite value > 0; got {horizon!r}")
     return pd.DataFrame({"outcome": rows["outcome"].to_numpy(),
-                         "estimate_d": rows[value].to_numpy(dtype=float),
-                         "se_d": rows["sd"].to_numpy(dtype=float)})
+                         "estimate_d": horizon * rows[value].to_numpy(dtype=float),
+                         "se_d": horizon * rows["sd"].to_numpy(dtype=float)})
 
 
 @dataclass(frozen=True)

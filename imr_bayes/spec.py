@@ -198,7 +198,10 @@ class EstimandSpec(_Strict):
         The estimand's name in the estimates table (with ``analysis``, ``outcome`` and
         ``time`` the key every source shares).
     scale : str
-        ``raw`` (outcome units), ``d`` (pooled baseline SDs), ``ratio``, ``log_odds``,
+        ``raw`` (outcome units), ``d`` (pooled Table 1 baseline SDs, the yardstick of the
+        package's d, ``docs/indices.md``; a per-step slope on this scale is d / 2),
+        ``paper_d`` (the paper's Cohen's d: over the pooled SD observed at that time, kept
+        only as the counterpart of the printed Table 3/7 d), ``ratio``, ``log_odds``,
         ``probability``, ``days``, ``df``.
     times : tuple of int or None
         The time codes with a value (None: one value, no time).
@@ -207,6 +210,10 @@ class EstimandSpec(_Strict):
     benefit : {"outcome", "higher", "lower", "none"}
         Which direction is a benefit of IMR: the outcome's direction, always higher, always
         lower, or none (no P(benefit): a nuisance or descriptive quantity).
+    baseline_benefit : bool
+        False: the row at time 0 (baseline, before treatment) carries no P(benefit) even
+        though the later rows do; a baseline difference between the arms is a balance check,
+        not an effect. Only for estimands with time 0 among their ``times``.
     no_effect : float
         The value of no effect (0; 1 for ratios).
     treatment : bool
@@ -224,18 +231,32 @@ class EstimandSpec(_Strict):
     """
 
     name: str
-    scale: Literal["raw", "d", "ratio", "log_odds", "probability", "days", "df"] = "raw"
+    scale: Literal["raw", "d", "paper_d", "ratio", "log_odds", "probability", "days",
+                   "df"] = "raw"
     times: tuple[int, ...] | None = None
     arms: bool = False
     benefit: Literal["outcome", "higher", "lower", "none"] = "outcome"
+    baseline_benefit: bool = True
     no_effect: float = 0.0
     treatment: bool = False
     d_horizon: int = Field(1, ge=1)
     prior: str | None = None
     published: PublishedRef | None = None
 
-    def sign(self, direction: int) -> int:
-        """+1 if higher values benefit IMR, -1 if lower do, 0 if neither."""
+    @model_validator(mode="after")
+    def _check_baseline(self) -> EstimandSpec:
+        if not self.baseline_benefit and 0 not in (self.times or ()):
+            raise ValueError(f"estimand {self.name!r}: baseline_benefit: false needs time 0 "
+                             "among its times")
+        return self
+
+    def sign(self, direction: int, time: int | None = None) -> int:
+        """Return +1 if higher values benefit IMR, -1 if lower do, 0 if neither.
+
+        0 also at ``time`` 0 when ``baseline_benefit`` is false (a balance check).
+        """
+        if time == 0 and not self.baseline_benefit:
+            return 0
         return {"outcome": int(direction), "higher": 1, "lower": -1, "none": 0}[self.benefit]
 
 
@@ -501,18 +522,35 @@ class LogisticSpec(SpecBase):
 
 
 class HurdleSpec(SpecBase):
-    """Hurdle Student-t model of participant-level difference scores per arm."""
+    """Hurdle log-normal model of participant-level days, adjusted for their baseline.
+
+    ``response`` (e.g. ``los_after``) on the arm, the ``baseline`` days (``los_before``)
+    and the baseline characteristics ``covariates``; means per arm by g-computation.
+    """
 
     prior_names: ClassVar[tuple[str, ...]] = (
-        "nonzero_logit", "location", "scale", "nu_minus_one")
+        "any_stay_intercept", "any_stay_imr", "any_stay_coef", "days_intercept", "days_imr",
+        "days_coef", "days_sigma")
     model: Literal["hurdle"]
     response: str
-    before: str
-    after: str
+    baseline: str
+    covariates: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _check_hurdle(self) -> HurdleSpec:
+        from imr_bayes.trial import facts
+
+        coding = facts().covariates
+        valid = (*coding.numeric, *coding.categorical, *coding.indicators)
+        for c in self.covariates:
+            if c not in valid:
+                raise ValueError(unknown_choice_message("covariate", c, valid))
+        return self
 
     def columns(self, outcome: str) -> tuple[str, ...]:
-        """Contract columns this analysis reads (the difference ``after - before``)."""
-        return ("participant_id", "arm", "time", self.before, self.after)
+        """Contract columns this analysis reads (the response, its baseline, covariates)."""
+        return ("participant_id", "arm", "time", self.baseline, self.response,
+                *self.covariates)
 
 
 class PoolingSpec(SpecBase):

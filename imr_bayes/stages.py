@@ -159,7 +159,9 @@ def prior_sensitivity(ctx: RunContext) -> StageResult:
 
     The first fit of the primary outcome whose headline estimand has a prior-set prior is
     refitted under each prior set (the default-prior fit is reused); the headline's
-    posterior, P(benefit) and Savage-Dickey BF10 per set.
+    posterior, P(benefit) and Savage-Dickey BF10 per set, under the set's prior (``bf10``)
+    and under the one test prior N(0, planned effect^2) (``bf10_test``, which should not
+    move with the prior set beyond Monte Carlo error).
     """
     import numpy as np
 
@@ -177,6 +179,7 @@ def prior_sensitivity(ctx: RunContext) -> StageResult:
     head = _headline(base_fit)
     direction = outcome_registry.get(outcome).direction
     names = spec.prior_set_names()
+    test = indices.alternative_prior(horizon=head.d_horizon)  # the same for every prior set
     ctx.progress(ProgressEvent("plan", "models", total=len(names)))
     rows = []
     scale = outcome_registry.get(outcome).pooled_baseline_sd()
@@ -191,11 +194,12 @@ def prior_sensitivity(ctx: RunContext) -> StageResult:
         low, high = indices.eti(draws)
         rows.append({
             "prior_set": name, "estimand": f"{head.name} (standardized)",
-            "prior": f"{prior['dist']}(" + ", ".join(
-                f"{k}={v:g}" for k, v in prior["kwargs"].items()) + ")",
+            "prior": indices.describe_prior(prior),
             "post_mean": float(np.mean(draws)), "ci_low": float(low), "ci_high": float(high),
             "p_benefit": float(indices.p_benefit(draws, direction)),
             "bf10": float(indices.savage_dickey_bf10(draws, prior)),
+            "bf10_test": float(indices.reweighted_bf10(draws, prior, test)),
+            "test_prior": indices.describe_prior(test),
             "diagnostics": "passed" if fit.diagnostics.passed else "FAILED",
         })
         ctx.progress(ProgressEvent("advance", "models"))
@@ -272,16 +276,19 @@ def comparison(ctx: RunContext) -> StageResult:
 def multiplicity(ctx: RunContext) -> StageResult:
     """Partial pooling of the published effects across outcomes, beside BH.
 
-    The published 18-month IMR - CAU differences (Table 3) and condition x time
-    coefficients (Table 2), all 12 outcomes (always at the full sampler settings).
+    By default the published 18-month IMR - CAU differences (Table 3) of all 12 outcomes;
+    with the option ``pooling_aic_selected`` also the condition x time coefficients of
+    Table 2, which exist only for the outcomes the paper's AIC step kept (pooling them is
+    conditional on that selection). BH is over all 12 outcomes; always at the full sampler
+    settings.
     """
     from imr_bayes import multiplicity as mult
 
-    inputs = {
-        "published_18m_difference": mult.published_effects("itt",
-                                                           estimand="followup_difference"),
-        "published_condition_x_time": mult.published_effects("itt"),
-    }
+    inputs = {"published_18m_difference": mult.published_effects(
+        "itt", estimand="followup_difference")}
+    if ctx.options.get("pooling_aic_selected"):
+        inputs["published_condition_x_time_aic_selected"] = mult.published_effects(
+            "itt", estimand="condition_x_time")
     pooled, versus, problems = {}, {}, []
     for name, effects in inputs.items():
         result = mult.partial_pooling(effects, seed=ctx.settings.seed, **FULL_SAMPLING)

@@ -4,8 +4,13 @@ A printed estimate with its confidence interval is read as a normal likelihood (
 scale for ratios) and combined in closed form with each normal prior of the grid in
 ``models/priors/summary_level.yaml`` (reference, sceptical, neutral, enthusiastic,
 pessimistic; Spiegelhalter, Abrams & Myles 2004). The priors are scaled to the trial's
-planned effect d = 0.40 converted to the estimate's scale. Definitions and the conversion of
-d per kind of estimate are in ``docs/summary_level.md``.
+planned effect d = 0.40 converted to the estimate's scale; an estimate without a planned
+effect (the hospitalization odds ratio) gets the grid's generic priors instead (sceptical:
+95 % of its mass on OR 0.5-2). Baseline (t = 0) differences are balance checks, not effects:
+they get the standardized difference with its interval and P(|d| > 0.2), never a P(benefit)
+(:func:`balance`). Every row reports BF10 under the test prior N(0, planned effect^2) beside
+the estimation prior's. Definitions, the conversion of d per kind of estimate and the
+rationale are in ``docs/summary_level.md``.
 
 Compute and draw are separate: :func:`sensitivity_grid` returns P(benefit) over a grid of
 prior means x prior SDs, :func:`plot_sensitivity` draws it (same arguments).
@@ -38,12 +43,14 @@ from imr_bayes.paths import models_dir
 #: Factor converting a standardized mean difference d to a log odds ratio (Chinn 2000:
 #: ln OR = d * pi / sqrt(3), the logistic distribution's SD).
 D_TO_LOG_OR: float = math.pi / math.sqrt(3)
-#: Columns of :func:`reanalyze`, in order.
+#: Columns of :func:`reanalyze` and :func:`balance`, in order.
 REANALYSIS_COLUMNS: tuple[str, ...] = (
     "prior", "prior_mean", "prior_sd", "post_mean", "post_sd", "eti95_low", "eti95_high",
     "p_gt_0", "p_benefit", "p_clinically_important", "p_rope", "bf10", "scale",
     "lik_mean", "lik_se", "planned_effect", "clinically_important", "rope_low", "rope_high",
     "ratio_median", "ratio_eti95_low", "ratio_eti95_high",
+    "d_mean", "d_eti95_low", "d_eti95_high", "p_abs_d_gt_0_2", "bf10_test", "test_prior",
+    "prior_unit",
 )
 #: Time step (in the paper's time coding 0, 1, 2) at which a condition x time slope is
 #: judged: the 18-month follow-up, so the planned effect on the slope is d * SD / 2.
@@ -56,7 +63,7 @@ def prior_grid_path() -> Path:
 
 
 @cache
-def _read_grid(path: str) -> dict[str, Any]:
+def _read_file(path: str) -> dict[str, Any]:
     try:
         with open(path, encoding="utf-8") as fh:
             doc = yaml.safe_load(fh)
@@ -64,7 +71,11 @@ def _read_grid(path: str) -> dict[str, Any]:
         raise SpecError(f"cannot read prior grid {path}: {exc}") from None
     if not isinstance(doc, Mapping) or not isinstance(doc.get("priors"), Mapping):
         raise SpecError(f"prior grid {path} must be a mapping with a 'priors' mapping")
-    return dict(doc["priors"])
+    return dict(doc)
+
+
+def _read_grid(path: str) -> dict[str, Any]:
+    return dict(_read_file(path)["priors"])
 
 
 def load_prior_grid(prior_grid: Mapping[str, Any] | str | Path | None = None) -> dict[str, Any]:
@@ -120,6 +131,39 @@ def load_prior_grid(prior_grid: Mapping[str, Any] | str | Path | None = None) ->
         if float(anchor["at"]) == float(spec["mean"]):
             raise SpecError(f"prior {name!r}: anchor 'at' must differ from 'mean'")
     return grid
+
+
+def generic_prior_grid(prior_grid: str | Path | None = None) -> tuple[float, dict[str, Any]]:
+    """Priors of estimates without a planned effect: the grid file's ``no_planned_effect``.
+
+    The hospitalization odds ratio had no planned effect, so its priors are not scaled to
+    d = 0.40. They are given in units of a generic effect, ``unit_ratio`` (2: a doubling or
+    halving of the odds), whose log is the unit on the analysis scale; the sceptical prior
+    N(0, (ln 2 / 1.96)^2) puts 95 % of its mass on OR 0.5-2 (``docs/summary_level.md``).
+
+    Parameters
+    ----------
+    prior_grid : path or None
+        A prior grid file with a ``no_planned_effect`` section (default
+        ``models/priors/summary_level.yaml``).
+
+    Returns
+    -------
+    (unit, priors)
+        The unit on the log scale, ``ln(unit_ratio)``, and the validated priors mapping (as
+        :func:`load_prior_grid`).
+    """
+    path = str(prior_grid_path() if prior_grid is None else prior_grid)
+    section = _read_file(path).get("no_planned_effect")
+    if not isinstance(section, Mapping) or set(section) != {"unit_ratio", "priors"}:
+        raise SpecError(f"prior grid {path} needs a 'no_planned_effect' mapping with "
+                        "'unit_ratio' and 'priors'")
+    ratio = float(section["unit_ratio"])
+    if not (math.isfinite(ratio) and ratio > 1):
+        raise SpecError(f"no_planned_effect.unit_ratio must be a ratio > 1; got {ratio!r}")
+    if not isinstance(section["priors"], Mapping):
+        raise SpecError(f"no_planned_effect.priors of {path} must be a mapping")
+    return math.log(ratio), load_prior_grid(dict(section["priors"]))
 
 
 def normal_priors(planned_effect: float, prior_grid: Mapping[str, Any] | str | Path | None = None
@@ -231,29 +275,73 @@ def _normal_pdf(x: float, mean: float, sd: float) -> float:
     return math.exp(-0.5 * ((x - mean) / sd) ** 2) / (sd * math.sqrt(2 * math.pi))
 
 
-def _normal_row(name: str, prior_mean: float, prior_sd: float, lik: tuple[float, float],
-                sign: int, important: float, rope: float, ratio: bool) -> dict[str, Any]:
-    mean, sd = normal_update(prior_mean, prior_sd, *lik)
+def d_factor(*, ratio: bool = False, sd_scale: float | None = None, horizon: float = 1.0
+             ) -> float:
+    """Factor turning an estimate into the package's d (``docs/indices.md``).
+
+    ``d = horizon * estimate / sd_scale``: the effect at 18 months over the outcome's pooled
+    Table 1 baseline SD (``horizon = 2`` for a per-step slope). For a ratio, the log ratio
+    times sqrt(3) / pi (Chinn 2000), the inverse of the conversion of the thresholds.
+    """
+    if ratio:
+        return 1 / D_TO_LOG_OR
+    return 1 / scaled_threshold(1.0, sd_scale=sd_scale, horizon=horizon)
+
+
+def bf10_normal(lik_mean: float, lik_se: float, prior_sd: float) -> float:
+    """BF10 of a normal likelihood N(lik_mean, lik_se^2) when H1 is N(0, prior_sd^2).
+
+    ``N(lik_mean; 0, sqrt(prior_sd^2 + lik_se^2)) / N(lik_mean; 0, lik_se)``: the marginal
+    density of the estimate under H1 over its density under the point null 0 (the
+    Savage-Dickey ratio of that prior, in closed form). With the test prior's SD it gives
+    ``bf10_test``, which does not depend on the estimation prior.
+    """
+    if not (prior_sd > 0 and lik_se > 0):
+        raise ImrBayesError(f"SDs must be > 0; got prior_sd={prior_sd}, lik_se={lik_se}")
+    return (_normal_pdf(lik_mean, 0.0, math.hypot(prior_sd, lik_se))
+            / _normal_pdf(lik_mean, 0.0, lik_se))
+
+
+def _thresholds(ratio: bool, sd_scale: float | None, horizon: float) -> tuple[float, float]:
+    """Clinically important d = 0.2 and the ROPE d = 0.1 on the estimate's scale."""
+    convert = dict(ratio=ratio, sd_scale=sd_scale, horizon=horizon)
+    return (abs(planned_effect(**convert, d=CLINICALLY_IMPORTANT_D)),
+            abs(planned_effect(**convert, d=ROPE_D)))
+
+
+def _row(mean: float, sd: float, *, lik: tuple[float, float], important: float, rope: float,
+         ratio: bool, factor: float) -> dict[str, Any]:
+    """Columns every row has: posterior, ETI, d, P(|d| > 0.2), ROPE."""
     half = float(special.ndtri((1 + CI_LEVEL) / 2)) * sd
     low, high = mean - half, mean + half
+    return {
+        "post_mean": mean, "post_sd": sd, "eti95_low": low, "eti95_high": high,
+        "p_rope": _phi((rope - mean) / sd) - _phi((-rope - mean) / sd),
+        "scale": "log" if ratio else "raw", "lik_mean": lik[0], "lik_se": lik[1],
+        "clinically_important": important, "rope_low": -rope, "rope_high": rope,
+        "ratio_median": math.exp(mean) if ratio else math.nan,
+        "ratio_eti95_low": math.exp(low) if ratio else math.nan,
+        "ratio_eti95_high": math.exp(high) if ratio else math.nan,
+        "d_mean": factor * mean, "d_eti95_low": factor * low, "d_eti95_high": factor * high,
+        "p_abs_d_gt_0_2": _phi((-important - mean) / sd) + _phi((mean - important) / sd),
+    }
+
+
+def _normal_row(name: str, prior_mean: float, prior_sd: float, lik: tuple[float, float],
+                sign: int, important: float, rope: float, ratio: bool, factor: float
+                ) -> dict[str, Any]:
+    mean, sd = normal_update(prior_mean, prior_sd, *lik)
     p_gt_0 = _phi(mean / sd)
     # Savage-Dickey: a proper normal prior against the point null 0, exact for the normal model.
     bf10 = (math.nan if math.isinf(prior_sd)
             else _normal_pdf(0.0, prior_mean, prior_sd) / _normal_pdf(0.0, mean, sd))
     return {
         "prior": name, "prior_mean": prior_mean, "prior_sd": prior_sd,
-        "post_mean": mean, "post_sd": sd, "eti95_low": low, "eti95_high": high,
+        **_row(mean, sd, lik=lik, important=important, rope=rope, ratio=ratio, factor=factor),
         "p_gt_0": p_gt_0,
         "p_benefit": p_gt_0 if sign > 0 else 1 - p_gt_0,
         "p_clinically_important": _phi((sign * mean - important) / sd),
-        "p_rope": _phi((rope - mean) / sd) - _phi((-rope - mean) / sd),
-        "bf10": bf10, "scale": "log" if ratio else "raw",
-        "lik_mean": lik[0], "lik_se": lik[1],
-        "planned_effect": math.nan, "clinically_important": important,
-        "rope_low": -rope, "rope_high": rope,
-        "ratio_median": math.exp(mean) if ratio else math.nan,
-        "ratio_eti95_low": math.exp(low) if ratio else math.nan,
-        "ratio_eti95_high": math.exp(high) if ratio else math.nan,
+        "bf10": bf10,
     }
 
 
@@ -268,6 +356,7 @@ def reanalyze(
     horizon: float = 1.0,
     benefit: int | str = "higher",
     prior_grid: Mapping[str, Any] | str | Path | None = None,
+    unit: float | None = None,
 ) -> pd.DataFrame:
     """Reanalyse one published estimate under every prior of the grid.
 
@@ -290,6 +379,10 @@ def reanalyze(
         Direction of benefit of the estimate ("lower" for a hospitalization odds ratio).
     prior_grid : mapping, path or None
         Prior grid (default ``models/priors/summary_level.yaml``).
+    unit : float, optional
+        For an estimate without a planned effect: the unit the priors are scaled to instead
+        of the planned effect, on the analysis scale (``ln 2`` for an odds ratio, with the
+        priors of :func:`generic_prior_grid`); it is also the SD of the test prior.
 
     Returns
     -------
@@ -299,21 +392,73 @@ def reanalyze(
         ``ratio_*`` columns give the back-transformed posterior median and 95 % ETI).
         ``p_gt_0`` is P(effect > 0) on that scale (for a ratio: P(log ratio > 0)).
         ``p_benefit`` is P(effect in the beneficial direction), ``p_clinically_important``
-        P(benefit beyond d = 0.2), ``p_rope`` P(|effect| <= 0.1 SD), ``bf10`` the exact
-        Savage-Dickey Bayes factor against 0 (NaN under the improper reference prior).
+        P(benefit beyond d = 0.2), ``p_rope`` P(|d| <= 0.1), ``p_abs_d_gt_0_2``
+        P(|d| > 0.2); ``d_*`` the posterior of d (:func:`d_factor`); ``bf10`` the exact
+        Savage-Dickey Bayes factor against 0 under the row's prior (NaN under the improper
+        reference prior), ``bf10_test`` the one under the test prior named in
+        ``test_prior`` (N(0, planned effect^2), or N(0, unit^2); the same on every row of
+        the estimate). ``planned_effect`` is the signed planned effect on the analysis scale
+        (NaN where ``unit`` is given), ``prior_unit`` the (unsigned) unit of the priors.
     """
     lik = likelihood_from_ci(estimate, ci_low, ci_high, ratio=ratio, level=level)
     sign = direction_sign(benefit)
-    delta = planned_effect(ratio=ratio, sd_scale=sd_scale, horizon=horizon, benefit=sign)
-    convert = dict(ratio=ratio, sd_scale=sd_scale, horizon=horizon)
-    important = abs(planned_effect(**convert, d=CLINICALLY_IMPORTANT_D))
-    rope = abs(planned_effect(**convert, d=ROPE_D))
+    if unit is None:
+        delta = planned_effect(ratio=ratio, sd_scale=sd_scale, horizon=horizon, benefit=sign)
+        what = f"planned d = {PLANNED_EFFECT_D:g} at 18 months"
+    else:
+        if not (math.isfinite(unit) and unit > 0):
+            raise ImrBayesError(f"unit must be a finite value > 0; got {unit!r}")
+        delta = sign * float(unit)
+        what = (f"generic, no planned effect: OR {math.exp(unit):.3g}" if ratio
+                else "generic, no planned effect")
+    important, rope = _thresholds(ratio, sd_scale, horizon)
+    factor = d_factor(ratio=ratio, sd_scale=sd_scale, horizon=horizon)
+    bf_test = bf10_normal(*lik, abs(delta))
+    test_prior = f"N(0, {abs(delta):.4g}^2) on the {'log' if ratio else 'raw'} scale ({what})"
     rows = []
     for name, mean, sd in normal_priors(delta, prior_grid):
-        row = _normal_row(name, mean, sd, lik, sign, important, rope, ratio)
-        row["planned_effect"] = delta
+        row = _normal_row(name, mean, sd, lik, sign, important, rope, ratio, factor)
+        row.update(planned_effect=delta if unit is None else math.nan, prior_unit=abs(delta),
+                   bf10_test=bf_test, test_prior=test_prior)
         rows.append(row)
     return pd.DataFrame(rows, columns=list(REANALYSIS_COLUMNS))
+
+
+def balance(
+    estimate: float,
+    ci_low: float,
+    ci_high: float,
+    *,
+    level: float = CI_LEVEL,
+    sd_scale: float | None = None,
+) -> pd.DataFrame:
+    """Reanalyse a baseline (t = 0) difference between the arms as a balance check.
+
+    Measured before treatment, a baseline difference is chance imbalance (or a broken
+    randomization), never a benefit: no P(benefit), BF10 or prior of the grid applies. The
+    row gives the standardized difference d = difference / pooled Table 1 SD with its
+    interval (flat prior: the printed CI over the SD), P(|d| > 0.2) and P(|d| <= 0.1).
+
+    Parameters
+    ----------
+    estimate, ci_low, ci_high, level, sd_scale
+        As in :func:`reanalyze`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row with :data:`REANALYSIS_COLUMNS` (``prior`` "reference"); the
+        benefit-type columns (``p_gt_0``, ``p_benefit``, ``p_clinically_important``,
+        ``bf10``, ``bf10_test``, ``planned_effect``, ``prior_unit``) are NaN and
+        ``test_prior`` is empty.
+    """
+    lik = likelihood_from_ci(estimate, ci_low, ci_high, level=level)
+    important, rope = _thresholds(False, sd_scale, 1.0)
+    row = {"prior": "reference", "prior_mean": 0.0, "prior_sd": math.inf,
+           **_row(*lik, lik=lik, important=important, rope=rope, ratio=False,
+                  factor=d_factor(sd_scale=sd_scale)),
+           "test_prior": ""}
+    return pd.DataFrame([row], columns=list(REANALYSIS_COLUMNS))
 
 
 def sensitivity_grid(
@@ -414,7 +559,7 @@ def plot_sensitivity(
 #: Columns of :func:`published_estimates`, in order.
 ESTIMATE_COLUMNS: tuple[str, ...] = (
     "source", "sample", "outcome", "estimand", "term", "time", "estimate", "ci_low", "ci_high",
-    "p", "ratio", "sd_scale", "horizon", "benefit",
+    "p", "ratio", "sd_scale", "horizon", "benefit", "role",
 )
 #: Fidelity-model time terms (Tables 4 and 5) -> measurement moment.
 _FIDELITY_TIME: dict[str, int] = {"post": 1, "followup": 2}
@@ -424,7 +569,8 @@ def published_estimates() -> pd.DataFrame:
     """Every printed effect estimate with a CI, ready for :func:`reanalyze`.
 
     Covers the condition x time coefficients of Tables 2 (ITT) and 6 (completers), the
-    IMR - CAU mean differences of Tables 3 and 7 at each time, the fidelity-group x time
+    IMR - CAU mean differences of Tables 3 and 7 at 12 and 18 months (``mean_difference``)
+    and at baseline (``baseline_difference``, role "balance"), the fidelity-group x time
     coefficients of Tables 4 and 5, and the hospitalization odds ratio from the text.
     Cells left empty by the paper's stepwise selection have no estimate and no row.
 
@@ -433,7 +579,8 @@ def published_estimates() -> pd.DataFrame:
     pandas.DataFrame
         :data:`ESTIMATE_COLUMNS`. ``sd_scale`` is the pooled Table 1 baseline SD of the
         outcome (NaN for the odds ratio), ``horizon`` 2 for condition x time slopes and 1
-        otherwise, ``benefit`` the outcome's direction of benefit ("higher"/"lower").
+        otherwise, ``benefit`` the outcome's direction of benefit ("higher"/"lower"),
+        ``role`` "effect" for treatment effects and "balance" for baseline differences.
     """
     from imr_bayes import published
     from imr_bayes.outcomes import get
@@ -441,7 +588,7 @@ def published_estimates() -> pd.DataFrame:
     def base(outcome: str) -> dict[str, Any]:
         o = get(outcome)
         return {"ratio": False, "sd_scale": o.pooled_baseline_sd(),
-                "benefit": "higher" if o.direction > 0 else "lower"}
+                "benefit": "higher" if o.direction > 0 else "lower", "role": "effect"}
 
     rows: list[dict[str, Any]] = []
     for sample in published.SAMPLES:
@@ -457,11 +604,14 @@ def published_estimates() -> pd.DataFrame:
         mm = published.marginal_means(sample)
         mm = mm[(mm["arm"] == "imr") & mm["diff"].notna()]
         for r in mm.itertuples():
+            baseline = r.time == 0
             rows.append({
                 "source": r.source, "sample": sample, "outcome": r.outcome,
-                "estimand": "mean_difference", "term": "imr_minus_cau", "time": float(r.time),
+                "estimand": "baseline_difference" if baseline else "mean_difference",
+                "term": "imr_minus_cau", "time": float(r.time),
                 "estimate": r.diff, "ci_low": r.diff_ci_low, "ci_high": r.diff_ci_high,
                 "p": math.nan, **base(r.outcome), "horizon": 1.0,
+                **({"role": "balance"} if baseline else {}),
             })
     for outcome in published.FIDELITY_TABLE:
         fid = published.fidelity_effects(outcome)
@@ -481,6 +631,7 @@ def published_estimates() -> pd.DataFrame:
         "ci_low": published.text_value("hosp_or_ci_low"),
         "ci_high": published.text_value("hosp_or_ci_high"), "p": published.text_value("hosp_p"),
         "ratio": True, "sd_scale": math.nan, "horizon": 1.0, "benefit": "lower",
+        "role": "effect",
     })
     return pd.DataFrame(rows, columns=list(ESTIMATE_COLUMNS))
 
@@ -490,26 +641,47 @@ def reanalyze_published(
 ) -> pd.DataFrame:
     """Reanalyse every printed estimate (:func:`published_estimates`) under the prior grid.
 
+    Effects with a planned effect get the grid's priors scaled to d = 0.40; the
+    hospitalization odds ratio, which had none, gets the generic priors of
+    :func:`generic_prior_grid`; baseline differences get one balance row each
+    (:func:`balance`), with no P(benefit).
+
+    Parameters
+    ----------
+    prior_grid : mapping, path or None
+        The prior grid (see :func:`load_prior_grid`); a path is also read for its
+        ``no_planned_effect`` section, a mapping replaces only the planned-effect priors.
+
     Returns
     -------
     pandas.DataFrame
-        One row per estimate x prior: the :data:`ESTIMATE_COLUMNS` (``p`` renamed
-        ``p_published``), then :data:`REANALYSIS_COLUMNS`, then ``p_direction`` and
-        ``agreement`` (:func:`imr_bayes.indices.agreement_class` of the published p and CI
-        against the posterior 95 % ETI and probability of direction; a missing printed p,
-        as for mean differences, falls back to the CI excluding 0).
+        One row per effect x prior and one per baseline difference: the
+        :data:`ESTIMATE_COLUMNS` (``p`` renamed ``p_published``), then
+        :data:`REANALYSIS_COLUMNS`, then ``p_direction`` and ``agreement``
+        (:func:`imr_bayes.indices.agreement_class` of the published p and CI against the
+        posterior 95 % ETI and probability of direction; a missing printed p, as for mean
+        differences, falls back to the CI excluding 0). Both are empty (NaN / NA) on balance
+        rows.
     """
+    generic = generic_prior_grid(None if isinstance(prior_grid, Mapping) else prior_grid)
     rows: list[dict[str, Any]] = []
     for est in published_estimates().to_dict("records"):
+        described = {("p_published" if k == "p" else k): v for k, v in est.items()}
+        if est["role"] == "balance":
+            res = balance(est["estimate"], est["ci_low"], est["ci_high"],
+                          sd_scale=est["sd_scale"])
+            rows += [{**described, **r, "p_direction": math.nan, "agreement": pd.NA}
+                     for r in res.to_dict("records")]
+            continue
+        unit, grid = (generic if est["ratio"] else (None, prior_grid))
         res = reanalyze(
             est["estimate"], est["ci_low"], est["ci_high"], ratio=est["ratio"],
             sd_scale=None if est["ratio"] else est["sd_scale"], horizon=est["horizon"],
-            benefit=est["benefit"], prior_grid=prior_grid,
+            benefit=est["benefit"], prior_grid=grid, unit=unit,
         )
         freq_ci = ((math.log(est["ci_low"]), math.log(est["ci_high"])) if est["ratio"]
                    else (est["ci_low"], est["ci_high"]))
         centre = math.log(est["estimate"]) if est["ratio"] else est["estimate"]
-        described = {("p_published" if k == "p" else k): v for k, v in est.items()}
         for r in res.to_dict("records"):
             pd_ = max(r["p_gt_0"], 1 - r["p_gt_0"])
             agreement = agreement_class(

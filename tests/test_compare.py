@@ -143,9 +143,18 @@ def test_indices_match_closed_forms(table, fits):
         if stats.norm.pdf(0, m, s) > 1e-3:  # Savage-Dickey against N(0, 0.5) (analytic)
             bf = stats.norm.pdf(0, 0, 0.5) / stats.norm.pdf(0, m, s)
             assert r["bf10"] == pytest.approx(bf, rel=0.05)
+            # under the test prior N(0, 0.2) (planned d = 0.4 at 18 months, per step): the
+            # likelihood implied by posterior N(m, s) under N(0, 0.5) is N(y, se) with
+            # 1/se^2 = 1/s^2 - 1/0.5^2, y = m se^2 / s^2; BF10 = N(y; 0, sqrt(0.2^2 + se^2))
+            # / N(y; 0, se). Tolerance: the KDE's 5 % plus the weights' Monte Carlo error.
+            se = (s**-2 - 0.5**-2) ** -0.5
+            y = m * se**2 / s**2
+            bf_test = stats.norm.pdf(y, 0, np.hypot(0.2, se)) / stats.norm.pdf(y, 0, se)
+            assert r["bf10_test"] == pytest.approx(bf_test, rel=0.06)
         sign = -1 if fit.outcome in ("ismi", "bsi") else 1  # lower is better
         assert r["p_benefit"] == pytest.approx(stats.norm.cdf(sign * m / s), abs=mc)
         assert "Normal(mu=0, sigma=0.5)" in r["prior"]
+        assert r["test_prior"].startswith("Normal(mu=0, sigma=0.2) on the standardized scale")
 
 
 def test_bh_column_comes_from_the_frequentist_family(table):
@@ -169,11 +178,41 @@ def test_write_comparison(table, tmp_path):
     paths = write_comparison(table, tmp_path / "out")
     back = pd.read_csv(paths["csv"])
     assert back.shape == table.shape
+    # no baseline row, so no P(benefit) at t = 0, although the fits have t = 0 differences
+    assert not (back["time"] == 0).any() and back["p_benefit"].notna().all()
     md = paths["md"].read_text().splitlines()
     assert len(md) == len(table) + 2 and md[0].startswith("| analysis |")
     html = paths["html"].read_text()
     assert "<table" in html and "both_detect" in html and "background-color" in html
     assert not list((tmp_path / "out").glob("*.tmp*"))
+
+
+def test_no_posterior_p_benefit_at_baseline():
+    """A fit's t = 0 difference and Cohen's d carry no P(benefit) (spec: baseline_benefit)."""
+    from imr_bayes.bayes import engine
+
+    rng = np.random.default_rng(1)
+    for name in ("itt", "itt_categorical", "completers", "completers_categorical"):
+        spec = registry.get(name)
+        quantities = []
+        for e in spec.estimands:
+            for t in e.times or (None,):
+                for arm in (("imr", "cau") if e.arms else (None,)):
+                    row = {"estimand": e.name, **({"time": t} if t is not None else {}),
+                           **({"arm": arm} if arm else {})}
+                    quantities.append((row, rng.normal(0.1, 0.05, 200)))
+        request = SimpleNamespace(spec=spec, analysis=name)
+        t = engine.estimates(request, quantities, outcome="imrs_client", n_rows=1,
+                             n_participants=1).table
+        for estimand in ("difference", "cohens_d"):
+            rows = t[t["estimand"] == estimand].set_index("time")
+            assert np.isnan(rows.loc[0, "p_benefit"]), (name, estimand)
+            assert rows.loc[[1, 2], "p_benefit"].notna().all(), (name, estimand)
+    # every shipped spec: a beneficial estimand with a baseline row has no P(benefit) there
+    for name, spec in registry.analyses().items():
+        for e in spec.estimands:
+            if 0 in (e.times or ()) and e.benefit != "none":
+                assert not e.baseline_benefit, (name, e.name)
 
 
 def test_the_spec_names_the_published_counterpart():

@@ -140,7 +140,7 @@ def test_required_columns_per_kind():
     assert set(required_columns(["fidelity"], [])) == {
         "participant_id", "arm", "time", "imr_group", "sessions_attended", "fidelity"}
     assert required_columns(["los"]) == ("participant_id", "arm", "time", "los_before",
-                                         "los_after")
+                                         "los_after", "hospitalization_length")
     with pytest.raises(ImrBayesError, match="Did you mean 'itt'"):
         required_columns(["ittt"])
     with pytest.raises(ImrBayesError, match="unknown outcome 'imrs'"):

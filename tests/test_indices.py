@@ -13,6 +13,8 @@ from imr_bayes.errors import ImrBayesError
 from imr_bayes.indices import (
     AGREEMENT_CLASSES,
     agreement_class,
+    alternative_prior,
+    describe_prior,
     direction_sign,
     eti,
     p_abs_gt,
@@ -20,6 +22,7 @@ from imr_bayes.indices import (
     p_direction,
     posterior_density_at,
     prior_density,
+    reweighted_bf10,
     rope_share,
     savage_dickey_bf10,
 )
@@ -92,6 +95,40 @@ def test_savage_dickey_matches_conjugate_normal():
     # three ways of giving the prior agree
     assert prior_density(stats.norm(0, 1)) == pytest.approx(0.398942, abs=1e-6)
     assert prior_density(0.398942) == 0.398942
+
+
+def test_reweighted_bf10_matches_the_test_prior_closed_form():
+    # Same conjugate model, draws under the estimation prior N(0, 1). Test prior N(0, 0.4):
+    # BF10 = N(1.2; 0, sqrt(0.16 + 0.25)) / N(1.2; 0, 0.5) = 0.107611 / 0.044789 = 2.40261
+    # (the marginal density of y under H1 over its density under the null).
+    exact = stats.norm.pdf(1.2, 0, math.sqrt(0.41)) / stats.norm.pdf(1.2, 0, 0.5)
+    assert exact == pytest.approx(2.40261, abs=1e-4)
+    draws = np.random.default_rng(4931).normal(0.96, 5**-0.5, size=20_000)
+    est = {"dist": "Normal", "kwargs": {"mu": 0, "sigma": 1}}
+    test = {"dist": "Normal", "kwargs": {"mu": 0, "sigma": 0.4}}
+    bf = reweighted_bf10(draws, est, test)
+    assert bf == pytest.approx(exact, rel=0.05)  # the KDE's 5 % as above
+    # the importance weights alone: E_post[p_test / p_est] = m_test / m_est, exact
+    # N(1.2; 0, sqrt(0.41)) / N(1.2; 0, sqrt(1.25)) = 0.107611 / 0.200586 = 0.536479
+    ratio = bf / savage_dickey_bf10(draws, est)
+    # (tolerance: 4 Monte Carlo SEs; the weights' relative SE is 0.9 % at 20 000 draws)
+    assert ratio == pytest.approx(0.536479, rel=0.036)
+    # the test prior equal to the estimation prior gives the Savage-Dickey BF itself
+    assert reweighted_bf10(draws, est, est) == pytest.approx(savage_dickey_bf10(draws, est))
+    with pytest.raises(ImrBayesError, match="distributions"):
+        reweighted_bf10(draws, 0.4, test)
+
+
+def test_alternative_prior_is_the_planned_effect_per_horizon():
+    # planned d = 0.4 at 18 months: N(0, 0.2) on the standardized per-step slope, N(0, 0.4)
+    # on a standardized difference, N(0, 0.4 * 24 / 2) = N(0, 4.8) on a raw slope with SD 24
+    assert alternative_prior(horizon=2) == {"dist": "Normal", "kwargs": {"mu": 0.0,
+                                                                         "sigma": 0.2}}
+    assert alternative_prior()["kwargs"]["sigma"] == pytest.approx(0.4)
+    assert alternative_prior(sd_scale=24, horizon=2)["kwargs"]["sigma"] == pytest.approx(4.8)
+    assert describe_prior(alternative_prior(horizon=2), scale="standardized scale") == (
+        "Normal(mu=0, sigma=0.2) on the standardized scale")
+    assert describe_prior(None) == ""
 
 
 def test_savage_dickey_outside_range_is_inf_with_warning():

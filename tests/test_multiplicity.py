@@ -43,28 +43,33 @@ def test_pooling_spec_priors_and_thresholds():
 
 
 def test_published_condition_x_time_inputs_hand_computed():
-    eff = published_effects("itt").set_index("outcome")
+    eff = published_effects("itt", estimand="condition_x_time").set_index("outcome")
     # Table 2 prints condition x time for 5 outcomes; the other 7 cells are empty.
     assert sorted(eff.index[eff["included"]]) == sorted(
         ["imrs_client", "imrs_clinician", "cses", "mhrm", "sers_sf"])
     assert eff.loc["mspss", "note"].startswith("no printed condition x time")
     assert math.isnan(eff.loc["mspss", "estimate_d"])
-    # IMRS client: SD 0.5 (Table 1, both arms); d = 0.07 / 0.5 = 0.14;
-    # se_d = (0.15 - 0.0007) / 3.919928 / 0.5 = 0.0380874 / 0.5 = 0.0761749
-    assert eff.loc["imrs_client", "estimate_d"] == pytest.approx(0.14)
-    assert eff.loc["imrs_client", "se_d"] == pytest.approx(0.0761749, abs=1e-6)
+    # d = 2 B / SD (the 18-month contrast of a per-step slope; docs/indices.md).
+    # IMRS client: SD 0.5 (Table 1, both arms); d = 2 * 0.07 / 0.5 = 0.28;
+    # se_d = 2 * (0.15 - 0.0007) / 3.919928 / 0.5 = 2 * 0.0380874 / 0.5 = 0.1523497
+    assert eff.loc["imrs_client", "estimate_d"] == pytest.approx(0.28)
+    assert eff.loc["imrs_client", "se_d"] == pytest.approx(0.1523497, abs=1e-6)
     # SERS-SF: pooled SD sqrt((115 * 23.6^2 + 70 * 24.0^2) / 185) = 23.75214;
-    # d = 3.71 / 23.75214 = 0.156196; se_d = (6.59 - 0.84) / 3.919928 / 23.75214 = 0.061757
-    assert eff.loc["sers_sf", "estimate_d"] == pytest.approx(0.156196, abs=1e-6)
-    assert eff.loc["sers_sf", "se_d"] == pytest.approx(0.061757, abs=1e-6)
+    # d = 2 * 3.71 / 23.75214 = 0.312393; se_d = 2 * (6.59 - 0.84) / 3.919928 / 23.75214
+    # = 0.123514
+    assert eff.loc["sers_sf", "estimate_d"] == pytest.approx(0.312393, abs=1e-6)
+    assert eff.loc["sers_sf", "se_d"] == pytest.approx(0.123514, abs=1e-6)
 
 
-def test_published_followup_difference_covers_all_outcomes():
-    eff = published_effects("itt", estimand="followup_difference").set_index("outcome")
+def test_published_followup_difference_covers_all_outcomes_by_default():
+    eff = published_effects("itt").set_index("outcome")
     assert eff["included"].all() and len(eff) == 12
-    # Table 3 SERS-SF at 18 months: 11.86 (4.95, 18.76); p from the CI:
-    # se = 13.81 / 3.919928 = 3.52302, z = 3.36643, p = 2 Phi(-3.36643) = 0.000761
-    assert eff.loc["sers_sf", "estimate_d"] == pytest.approx(11.86 / 23.752144, abs=1e-6)
+    pd.testing.assert_frame_equal(
+        eff, published_effects("itt", estimand="followup_difference").set_index("outcome"))
+    # Table 3 SERS-SF at 18 months: 11.86 (4.95, 18.76); d = 11.86 / 23.752144 = 0.499323;
+    # p from the CI: se = 13.81 / 3.919928 = 3.52302, z = 3.36643, p = 2 Phi(-3.36643)
+    # = 0.000761
+    assert eff.loc["sers_sf", "estimate_d"] == pytest.approx(0.499323, abs=1e-6)
     assert eff.loc["sers_sf", "p"] == pytest.approx(0.000761, abs=5e-6)
     with pytest.raises(ImrBayesError, match="Did you mean 'condition_x_time'"):
         published_effects("itt", estimand="condition_x_tme")
@@ -77,9 +82,11 @@ def test_effects_from_fits_and_input_validation():
                                                  "condition_x_time_d"],
         "estimate": [0.07, 0.14, -0.1], "sd": [0.04, 0.08, 0.05],
     })
+    # the per-step standardized slope times the horizon 2: d at 18 months
     got = effects_from_fits(fits)
-    assert got.to_dict("list") == {"outcome": ["a", "b"], "estimate_d": [0.14, -0.1],
-                                   "se_d": [0.08, 0.05]}
+    assert got.to_dict("list") == {"outcome": ["a", "b"], "estimate_d": [0.28, -0.2],
+                                   "se_d": [0.16, 0.1]}
+    assert effects_from_fits(fits, horizon=1)["estimate_d"].tolist() == [0.14, -0.1]
     # the deprecated effects layout (mean) still reads the same during the deprecation
     legacy = effects_from_fits(fits.rename(columns={"estimate": "mean"}))
     pd.testing.assert_frame_equal(legacy, got)

@@ -101,3 +101,10 @@ def test_spec_hash_changes_with_content():
     a = spec.parse_analysis(ITT)
     b = spec.parse_analysis({**ITT, "residual_sd_by_arm": True})
     assert a.sha256 != b.sha256 and a.sha256 == spec.parse_analysis(ITT).sha256
+
+
+def test_baseline_benefit_needs_a_baseline_row():
+    e = spec.EstimandSpec(name="difference", times=(0, 1, 2), baseline_benefit=False)
+    assert (e.sign(1, 0), e.sign(1, 1), e.sign(-1, 2), e.sign(1)) == (0, 1, -1, 1)
+    with pytest.raises(ValueError, match="needs time 0"):
+        spec.EstimandSpec(name="slope", baseline_benefit=False)

@@ -13,6 +13,9 @@ from scipy import stats
 from imr_bayes.errors import ImrBayesError, SpecError
 from imr_bayes.summary_level import (
     REANALYSIS_COLUMNS,
+    balance,
+    bf10_normal,
+    generic_prior_grid,
     likelihood_from_ci,
     load_prior_grid,
     normal_priors,
@@ -85,6 +88,67 @@ def test_sceptical_prior_update_hand_computed():
         1 - stats.norm.cdf((0.05 - 0.0502700) / 0.0322766), abs=1e-5)
     # ROPE: |2 B| <= 0.1 SD, i.e. |B| <= 0.025
     assert (row["rope_low"], row["rope_high"]) == pytest.approx((-0.025, 0.025))
+
+
+def test_bf10_under_the_test_prior_hand_computed():
+    # IMRS client ITT B = 0.07, SE 0.0380874; test prior N(0, delta^2), delta = 0.4 * 0.5 / 2
+    # = 0.1 (planned d = 0.4 at 18 months). Marginal SD under H1 sqrt(0.01 + 0.0380874^2)
+    # = 0.107008: N(0.07; 0, 0.107008) = 3.01004; N(0.07; 0, 0.0380874) = 1.93486;
+    # BF10 = 3.01004 / 1.93486 = 1.55569, the same under every estimation prior.
+    table = reanalyze(0.07, 0.0007, 0.15, sd_scale=0.5, horizon=2)
+    assert table["bf10_test"].tolist() == pytest.approx([1.55569] * 5, abs=5e-5)
+    assert table["test_prior"].iloc[0].startswith("N(0, 0.1^2) on the raw scale (planned d")
+    # the closed form is the Savage-Dickey ratio of that prior (the sceptical row's check)
+    sceptical = by_prior(table).loc["sceptical"]
+    assert bf10_normal(0.07, 0.0380874, sceptical["prior_sd"]) == pytest.approx(
+        sceptical["bf10"], rel=1e-5)
+    # d = 2 B / SD: the reference posterior of d is N(0.28, (2 * 0.0380874 / 0.5)^2)
+    ref = by_prior(table).loc["reference"]
+    assert ref["d_mean"] == pytest.approx(0.28)
+    assert ref["d_eti95_low"] == pytest.approx(0.28 - Z975 * 0.1523496, abs=1e-6)
+    # P(|d| > 0.2) = Phi((-0.2 - 0.28) / 0.15235) + Phi((0.28 - 0.2) / 0.15235) = 0.70106
+    assert ref["p_abs_d_gt_0_2"] == pytest.approx(0.70106, abs=5e-5)
+
+
+def test_hospitalization_or_generic_sceptical_prior_hand_computed():
+    # No planned effect: priors in units of ln 2. Sceptical N(0, (ln 2 / 1.959964)^2):
+    # sd = 0.353653, 95 % of its mass on OR 0.5-2. Posterior precision 1 / 0.353653^2 +
+    # 1 / 0.523127^2 = 7.99549 + 3.65414 = 11.64963 -> sd 0.292984; mean = 3.65414 *
+    # 0.198851 / 11.64963 = 0.062374; P(OR < 1) = Phi(-0.062374 / 0.292984) = 0.41571.
+    unit, grid = generic_prior_grid()
+    assert unit == pytest.approx(math.log(2))
+    assert set(grid) == {"reference", "sceptical", "neutral"}
+    table = by_prior(reanalyze(1.22, 0.44, 3.42, ratio=True, benefit="lower", unit=unit,
+                               prior_grid=grid))
+    sc = table.loc["sceptical"]
+    assert sc["prior_sd"] == pytest.approx(0.353653, abs=1e-6)
+    prior = stats.norm(0, sc["prior_sd"])
+    assert prior.cdf(math.log(2)) - prior.cdf(math.log(0.5)) == pytest.approx(0.95)
+    assert sc["post_sd"] == pytest.approx(0.292984, abs=1e-6)
+    assert sc["post_mean"] == pytest.approx(0.062374, abs=1e-6)
+    assert sc["p_benefit"] == pytest.approx(0.41571, abs=5e-5)
+    # neutral: 95 % on OR 0.25-4
+    ne = stats.norm(0, table.loc["neutral", "prior_sd"])
+    assert ne.cdf(math.log(4)) - ne.cdf(math.log(0.25)) == pytest.approx(0.95)
+    # no planned effect; the test prior is N(0, (ln 2)^2): BF10 = N(0.198851; 0, 0.868398)
+    # / N(0.198851; 0, 0.523127) = 0.447513 / 0.709458 = 0.63078
+    assert math.isnan(sc["planned_effect"]) and sc["prior_unit"] == pytest.approx(math.log(2))
+    assert sc["bf10_test"] == pytest.approx(0.63078, abs=5e-4)
+    assert "no planned effect" in sc["test_prior"]
+
+
+def test_baseline_difference_is_a_balance_check():
+    # Table 3, IMRS client at baseline: 0.03 (-0.11 to 0.17), pooled Table 1 SD 0.5.
+    # d = 0.06 with interval (-0.22, 0.34); se_d = 0.56 / 3.919928 = 0.142860;
+    # P(|d| > 0.2) = Phi((-0.2 - 0.06) / 0.14286) + Phi((0.06 - 0.2) / 0.14286) = 0.19793
+    row = balance(0.03, -0.11, 0.17, sd_scale=0.5).iloc[0]
+    assert list(row.index) == list(REANALYSIS_COLUMNS)
+    assert (row["d_mean"], row["d_eti95_low"], row["d_eti95_high"]) == pytest.approx(
+        (0.06, -0.22, 0.34), abs=1e-3)
+    assert row["p_abs_d_gt_0_2"] == pytest.approx(0.19793, abs=5e-5)
+    for col in ("p_gt_0", "p_benefit", "p_clinically_important", "bf10", "bf10_test",
+                "planned_effect", "prior_unit"):
+        assert math.isnan(row[col]), col
 
 
 def test_prior_grid_matches_its_documented_tail_probabilities():
@@ -198,10 +262,14 @@ def test_published_coverage(published_table):
     # coefficients each; the text prints one odds ratio.
     assert counts == {
         ("itt", "condition_x_time"): 5, ("completers", "condition_x_time"): 6,
-        ("itt", "mean_difference"): 36, ("completers", "mean_difference"): 36,
+        ("itt", "mean_difference"): 24, ("completers", "mean_difference"): 24,
+        ("itt", "baseline_difference"): 12, ("completers", "baseline_difference"): 12,
         ("fidelity", "fidelity_x_time"): 8, ("itt", "odds_ratio"): 1,
     }
-    assert len(published_table) == 92 * 5
+    assert set(est.loc[est["estimand"] == "baseline_difference", "role"]) == {"balance"}
+    assert set(est.loc[est["estimand"] != "baseline_difference", "role"]) == {"effect"}
+    # 67 effects x 5 priors, the odds ratio x its 3 generic priors, 24 balance rows
+    assert len(published_table) == 67 * 5 + 3 + 24
     ref = published_table[published_table["prior"] == "reference"].set_index(
         ["sample", "outcome", "estimand"])
     assert ref.loc[("itt", "imrs_client", "condition_x_time"), "p_gt_0"] == (
@@ -236,11 +304,21 @@ def test_cli_writes_csv_and_prints(tmp_path, capsys):
     args = parser.parse_args(["summary-reanalysis", "--out", str(out), "--no-plots"])
     assert args.func(args) == 0
     table = pd.read_csv(out / "summary_reanalysis.csv")
-    assert len(table) == 460
-    assert (out / "sensitivity_hospitalization_or.csv").is_file()
+    assert len(table) == 362
+    # the written CSV has no P(benefit) (nor P(> 0), P(important), BF10) at t = 0
+    base = table[table["time"] == 0]
+    assert len(base) == 24 and (base["role"] == "balance").all()
+    for col in ("p_benefit", "p_gt_0", "p_clinically_important", "bf10", "bf10_test",
+                "p_direction", "agreement"):
+        assert base[col].isna().all(), col
+    assert base["d_mean"].notna().all() and base["p_abs_d_gt_0_2"].notna().all()
+    assert table.loc[table["role"] == "effect", "p_benefit"].notna().all()
+    # the odds ratio's heat map spans +/- 2 generic units (ln 2), not a converted d
+    grid = pd.read_csv(out / "sensitivity_hospitalization_or.csv")
+    assert grid["prior_mean"].max() == pytest.approx(2 * math.log(2))
     assert not list(out.glob("*.png"))
     text = capsys.readouterr().out
-    assert "hospitalization" in text and "460 rows (92 estimates x 5 priors)" in text
+    assert "hospitalization" in text and "362 rows (68 effects x their priors, 24 baseline" in text
 
 
 @pytest.mark.slow
@@ -251,9 +329,14 @@ def test_cli_pooling_writes_multiplicity_tables(tmp_path, capsys):
     assert main(["summary-reanalysis", "--out", str(out), "--no-plots", "--pooling"]) == 0
     hyper = pd.read_csv(out / "partial_pooling_hyper.csv")
     assert hyper["diagnostics_passed"].all()
-    # Table 2 prints 5 condition x time B's; Table 3 prints 12 18-month differences.
+    # the default: the 12 printed 18-month differences of Tables 3 and 7
     assert hyper.set_index(["estimand", "sample"])["n_outcomes"].to_dict() == {
-        ("condition_x_time", "itt"): 5, ("condition_x_time", "completers"): 6,
+        ("followup_difference", "itt"): 12, ("followup_difference", "completers"): 12}
+    assert main(["summary-reanalysis", "--out", str(out), "--no-plots", "--pooling",
+                 "--pooling-aic-selected"]) == 0
+    hyper = pd.read_csv(out / "partial_pooling_hyper.csv")
+    # the AIC-selected option: Table 2 prints 5 condition x time B's, Table 6 prints 6
+    assert hyper.set_index(["estimand", "sample"])["n_outcomes"].to_dict() == {
         ("followup_difference", "itt"): 12, ("followup_difference", "completers"): 12,
-    }
+        ("condition_x_time", "itt"): 5, ("condition_x_time", "completers"): 6}
     assert "partial pooling vs Benjamini-Hochberg" in capsys.readouterr().out

@@ -134,7 +134,7 @@ def estimates(request, quantities: Iterable[Quantity], *, outcome: str, n_rows: 
         if e is not None:
             seen.add((e.name, row.get("time")))
             row.setdefault("scale", e.scale)
-            row["sign"], row["null"] = e.sign(direction), e.no_effect
+            row["sign"], row["null"] = e.sign(direction, row.get("time")), e.no_effect
         else:
             row.setdefault("scale", "raw")
         if spec.label:

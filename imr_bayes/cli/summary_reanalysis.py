@@ -21,7 +21,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Summary-level Bayesian reanalysis from the published numbers alone: each printed "
             "estimate and 95 % CI is a normal likelihood (log scale for the odds ratio), "
             "combined with the reference, sceptical, neutral, enthusiastic and pessimistic "
-            "priors scaled to the planned effect d = 0.40 (docs/summary_level.md). Writes "
+            "priors scaled to the planned effect d = 0.40; the hospitalization odds ratio, "
+            "which had no planned effect, gets generic priors (sceptical: 95 % on OR 0.5-2); "
+            "baseline differences are balance checks without P(benefit); BF10 also under the "
+            "test prior N(0, planned effect^2) (docs/summary_level.md). Writes "
             "summary_reanalysis.csv, sensitivity_*.csv and sensitivity_*.png to DIR "
             "(with --pooling also partial_pooling.csv, partial_pooling_hyper.csv and "
             "partial_pooling_*.png)."
@@ -36,9 +39,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-plots", action="store_true", help="skip the heat-map PNGs")
     parser.add_argument("--pooling", action="store_true",
                         help="also fit the partial-pooling multiplicity model to the published "
-                             "condition x time B's and 18-month differences (ITT, completers) "
-                             "and compare with Benjamini-Hochberg over 12 outcomes "
-                             "(docs/multiplicity.md; about a minute)")
+                             "18-month differences of all 12 outcomes (ITT, completers) and "
+                             "compare with Benjamini-Hochberg (docs/multiplicity.md; about a "
+                             "minute)")
+    parser.add_argument("--pooling-aic-selected", action="store_true",
+                        help="with --pooling, also pool the printed condition x time B's, "
+                             "which exist only for the outcomes the paper's AIC step kept "
+                             "(conditional on that selection: winner's curse)")
     add_quick_argument(parser, where="(the partial-pooling fits of --pooling)")
     parser.set_defaults(func=run)
 
@@ -57,16 +64,14 @@ def run(args: argparse.Namespace) -> int:
     """Compute, write atomically, print an aggregate table; return the exit code."""
     from imr_bayes.atomic import atomic_dir
     from imr_bayes.summary_level import (
-        planned_effect,
         plot_sensitivity,
-        published_estimates,
         reanalyze_published,
         sensitivity_grid,
     )
 
     table = reanalyze_published(prior_grid=args.priors)
-    estimates = published_estimates()
-    pooled = _pooling(dict(QUICK_SAMPLING) if args.quick else {}) if args.pooling else None
+    sampler = dict(QUICK_SAMPLING) if args.quick else {}
+    pooled = _pooling(args.pooling_aic_selected, sampler) if args.pooling else None
     with atomic_dir(args.out) as tmp:
         table.to_csv(tmp / "summary_reanalysis.csv", index=False)
         if pooled is not None:
@@ -75,10 +80,9 @@ def run(args: argparse.Namespace) -> int:
             if not args.no_plots:
                 _draw_pooling(pooled[2], tmp)
         for stem, sample, outcome, estimand in HEATMAPS:
-            est = estimates[(estimates["sample"] == sample) & (estimates["outcome"] == outcome)
-                            & (estimates["estimand"] == estimand)].iloc[0]
-            delta = abs(planned_effect(ratio=bool(est["ratio"]), sd_scale=est["sd_scale"],
-                                       horizon=est["horizon"]))
+            est = table[(table["sample"] == sample) & (table["outcome"] == outcome)
+                        & (table["estimand"] == estimand)].iloc[0]
+            delta = float(est["prior_unit"])  # the planned effect, or the generic unit
             kwargs = dict(
                 prior_means=np.linspace(-2 * delta, 2 * delta, 21),
                 prior_sds=np.geomspace(delta / 4, 8 * delta, 16),
@@ -101,14 +105,20 @@ def run(args: argparse.Namespace) -> int:
                           values="p_benefit", sort=False)
     print("P(benefit) of each printed condition x time B and the hospitalization OR, by prior")
     print(wide.to_string(float_format=lambda v: f"{v:.3f}"))
-    counts = table.groupby(["estimand", "prior"], sort=False)["agreement"].value_counts()
+    effects = table[table["role"] == "effect"]
+    counts = effects.groupby(["estimand", "prior"], sort=False)["agreement"].value_counts()
     print("\nagreement with the published conclusion (rows: estimand x prior)")
     print(counts.unstack(fill_value=0).to_string())
+    bal = table[table["role"] == "balance"]
+    print(f"\nbaseline balance (no P(benefit)): {int((bal['d_mean'].abs() > 0.1).sum())} of "
+          f"{len(bal)} printed baseline differences have |d| > 0.1; largest |d| "
+          f"{bal['d_mean'].abs().max():.2f}")
     if pooled is not None:
         print("\npartial pooling vs Benjamini-Hochberg (12 outcomes): detections")
         print(pooled[1].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    print(f"\n{len(table)} rows ({len(table) // table["prior"].nunique()} "
-          f"estimates x {table['prior'].nunique()} priors) written to {args.out}")
+    n_est = effects[["sample", "outcome", "estimand", "term", "time"]].drop_duplicates().shape[0]
+    print(f"\n{len(table)} rows ({n_est} effects x their priors, {len(bal)} baseline balance "
+          f"checks) written to {args.out}")
     return 0
 
 
@@ -127,23 +137,24 @@ def _draw_pooling(results: dict[str, object], folder: Path) -> None:
         plt.close(fig)
 
 
-def _pooling(sampler: dict[str, int]) -> tuple[object, object, dict[str, object]]:
-    """Fit the multiplicity model to every published estimand x sample.
+def _pooling(aic_selected: bool, sampler: dict[str, int]
+             ) -> tuple[object, object, dict[str, object]]:
+    """Fit the multiplicity model to the published 18-month differences of each sample.
 
-    ``sampler`` overrides the model's draws, tune and chains (``--quick``). Returns the
-    per-outcome table, the per-fit summary and the results by name.
+    With ``aic_selected`` also to the printed condition x time B's (the AIC-selected
+    outcomes). ``sampler`` overrides the model's draws, tune and chains (``--quick``).
+    Returns the per-outcome table, the per-fit summary and the results by name.
     """
     import pandas as pd
 
     from imr_bayes.multiplicity import (
-        PUBLISHED_ESTIMANDS,
         compare_with_bh,
         partial_pooling,
         published_effects,
     )
 
     tables, hyper, results = [], [], {}
-    for estimand in PUBLISHED_ESTIMANDS:
+    for estimand in ("followup_difference", *(("condition_x_time",) if aic_selected else ())):
         for sample in ("itt", "completers"):
             eff = published_effects(sample, estimand=estimand)
             res = partial_pooling(eff, **sampler)

@@ -414,7 +414,7 @@ def summary_level(r: Reanalysis) -> SectionView:
         if sub.empty:
             continue
         est = sub.iloc[0]
-        delta = abs(float(est["planned_effect"]))
+        delta = float(est["prior_unit"])  # the planned effect, or the generic unit (OR)
         means = np.linspace(-2 * delta, 2 * delta, 41)
         sds = np.geomspace(delta / 4, 4 * delta, 30)
         what = ("hospitalization odds ratio (log scale)" if est["ratio"]
