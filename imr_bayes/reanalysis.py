@@ -287,6 +287,8 @@ STAGES: tuple[Stage, ...] = (
     Stage("multiplicity", "Multiplicity by partial pooling", "imr_bayes.stages:multiplicity"),
     Stage("loo", "PSIS-LOO with and without condition x time", "imr_bayes.stages:loo",
           ("fits",)),
+    Stage("cace_sensitivity", "CACE without the exclusion restriction",
+          "imr_bayes.stages:cace_sensitivity"),
 )
 
 
