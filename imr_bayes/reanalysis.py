@@ -317,6 +317,8 @@ STAGES: tuple[Stage, ...] = (
           "imr_bayes.stages:power_scaling", ("fits",)),
     Stage("prior_predictive", "Prior predictive checks", "imr_bayes.stages:prior_predictive",
           ("fits",)),
+    Stage("cace_sensitivity", "CACE without the exclusion restriction",
+          "imr_bayes.stages:cace_sensitivity"),
 )
 
 

@@ -470,7 +470,23 @@ class LmmSpec(SpecBase):
 
 
 class CaceSpec(SpecBase):
-    """Complier average causal effect (principal stratification, one-sided noncompliance)."""
+    """Complier average causal effect (principal stratification, one-sided noncompliance).
+
+    Attributes
+    ----------
+    covariates : tuple of str or None
+        Baseline characteristics of the compliance model (None: the trial facts').
+    never_taker_effect_ratio : float
+        rho in [0, 1]: the effect of assignment among never-takers per time step is
+        ``rho * tau`` (tau the compliers' effect). 0 is the exclusion restriction; the
+        sensitivity analysis varies it (``docs/completion_fidelity.md``).
+    scale_effect_priors : bool
+        Divide the prior-set priors of the assignment effects in the complier stratum
+        (``cace_condition``, ``cace_condition_x_time``) by the observed complier share
+        (``pi_hat``; for the slope ``pi_hat + (1 - pi_hat) rho``), so that the prior they
+        imply for the arm-level (ITT) effect is the prior set's ITT prior. False reuses
+        the ITT priors unscaled (the model before the sensitivity analysis).
+    """
 
     prior_names: ClassVar[tuple[str, ...]] = ("compliance_intercept", "compliance_coef")
     nested_overrides: ClassVar[dict[str, str]] = {
@@ -478,6 +494,8 @@ class CaceSpec(SpecBase):
     model: Literal["cace"]
     random: RandomSpec = RandomSpec()
     covariates: tuple[str, ...] | None = None
+    never_taker_effect_ratio: float = Field(0.0, ge=0.0, le=1.0)
+    scale_effect_priors: bool = True
 
     @model_validator(mode="after")
     def _check_cace(self) -> CaceSpec:

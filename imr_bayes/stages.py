@@ -354,3 +354,34 @@ def prior_predictive(ctx: RunContext) -> StageResult:
     if not fits:
         return StageResult("unavailable", "no Bayesian fit")
     return StageResult(value=prior_predictive_table(fits.values(), seed=ctx.settings.seed))
+
+
+def cace_sensitivity(ctx: RunContext) -> StageResult:
+    """Fit the CACE of the primary outcome at never-taker effect ratios rho = 0, 0.25, 0.5.
+
+    Relaxes the exclusion restriction (:func:`imr_bayes.bayes.completion.cace_sensitivity`);
+    the main run's ``cace`` fit of the outcome is reused for its own rho.
+    """
+    from imr_bayes.bayes.completion import SENSITIVITY_RHOS
+    from imr_bayes.bayes.completion import cace_sensitivity as sensitivity
+
+    settings = ctx.settings
+    if settings.analyses is not None and "cace" not in settings.analyses:
+        return StageResult("unavailable", "the cace analysis is not selected")
+    outcome = (outcome_registry.PRIMARY if outcome_registry.PRIMARY in settings.outcomes
+               else settings.outcomes[0])
+    fits = ctx.value("fits").fits if ctx.value("fits") else {}
+    existing = tuple(f for (a, o), f in fits.items() if a == "cace" and o == outcome)
+    ctx.progress(ProgressEvent("plan", "models", total=len(SENSITIVITY_RHOS)))
+
+    def progress(kind: str, rho: float) -> None:
+        ctx.progress(ProgressEvent("start", "models", label=f"cace/{outcome}/rho={rho:g}")
+                     if kind == "start" else ProgressEvent("advance", "models"))
+
+    result = sensitivity(ctx.data, outcome, rhos=SENSITIVITY_RHOS, existing=existing,
+                         progress=progress, seed=settings.seed, **settings.sampling)
+    ctx.progress(ProgressEvent("finish", "models"))
+    failed = int((result.table["diagnostics"] != "passed").sum())
+    return StageResult("warning" if failed else "ok",
+                       f"{failed} of {len(result.table)} CACE fits failed their diagnostics"
+                       if failed else "", result)

@@ -132,7 +132,7 @@ def test_cace_mixture_likelihood_by_hand():
            "group_raw": np.array([1.0, -0.5])}
     draws = {k: np.atleast_1d(v)[None] if np.ndim(v) else np.array([v])
              for k, v in par.items()}
-    ll, post = cace_loglik(cp, draws)
+    ll, post = cace_loglik(cp, draws, rho=0.0)
 
     def block(z, mean):
         keep = np.isfinite(z)

@@ -477,7 +477,7 @@ def test_every_sentence_on_the_twin_names_the_twin(twin_run):
     views = _data_views(twin_run)
     assert {sec.key for sec, _ in views} == {
         "data", "frequentist", "fits", "forest", "sensitivity", "ppc", "missing_data",
-        "comparison", "power_scaling", "prior_predictive"}
+        "comparison", "power_scaling", "prior_predictive", "cace_sensitivity"}
     opening = "On the synthetic twin (not trial data)"
     for sec, view in views:
         assert view.status != "failed", (sec.key, view.message)
