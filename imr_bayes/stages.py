@@ -147,9 +147,16 @@ def bayesian_fits(ctx: RunContext) -> StageResult:
 
 
 def _headline(fit):
-    """Return the first treatment estimand without a time of a fit's spec, or None."""
+    """Return the fit's first treatment estimand without a time whose prior is a prior-set one.
+
+    The prior sets (``models/priors``) give the shared parameters their priors; an estimand
+    whose prior is the kind's own (e.g. the CACE's scaled one) has no prior-set variants to
+    refit under. None when the fit has no such estimand.
+    """
+    from imr_bayes.spec import FIXED_TERMS
+
     for e in getattr(fit.spec, "estimands", ()):
-        if e.treatment and e.times is None and e.prior:
+        if e.treatment and e.times is None and e.prior in FIXED_TERMS:
             return e
     return None
 
