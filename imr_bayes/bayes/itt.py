@@ -190,7 +190,8 @@ def make_panel(data: pd.DataFrame, outcome: str, terms: Any = LINEAR_TERMS) -> P
         "group": data["imr_group"].astype("string").to_numpy(),
         "y": pd.to_numeric(data[outcome]).astype(float).to_numpy(),
     })
-    # Controls have no group; a treated participant without one gets no group effect.
+    # Controls have no group; a treated participant without one gets no group effect here
+    # (the parity model's rule; the partially nested model makes it a singleton cluster).
     grouped = d[(d["arm"] == "imr") & d["group"].notna()]
     groups = tuple(sorted(str(g) for g in grouped["group"].unique()))
     observed = d[np.isfinite(d["y"])]
