@@ -29,7 +29,7 @@ def simulate_itt(outcome: str = "imrs_client", *, n_imr: int = 116, n_cau: int =
     team intercepts ``N(0, sd_team^2)``, drawn from a separate stream so that the other
     values do not depend on them. Values are clipped to the outcome's scale range, as the
     data contract requires (a few tail values of a strong planted effect would otherwise
-    fall off the scale).
+    fall off the scale). ``attrs["group_effects"]`` holds the planted group effects.
     """
     sd_cau = sd_residual if sd_residual_cau is None else sd_residual_cau
     side = np.random.default_rng([seed, 1])
@@ -62,4 +62,6 @@ def simulate_itt(outcome: str = "imrs_client", *, n_imr: int = 116, n_cau: int =
     o = outcomes.get(outcome)
     df[outcome] = df[outcome].clip(o.scale_min, o.scale_max)
     df["imr_group"] = df["imr_group"].astype("string")
+    # the planted group effects (standardized), for recovery tests
+    df.attrs["group_effects"] = {f"G{k + 1:02d}": float(g[k]) for k in range(n_groups)}
     return df

@@ -262,11 +262,15 @@ PLANTED = {"sd_group": 0.3, "sd_team": 0.3, "sd_participant": 0.7, "sd_residual"
 
 
 @pytest.fixture(scope="module")
-def planted_fit():
+def planted_data():
     # SFS: no bounded range, so no value is clipped and the planted SDs hold exactly
-    data = simulate_itt("sfs", n_imr=240, n_cau=160, group_loading="slope", seed=23,
+    return simulate_itt("sfs", n_imr=240, n_cau=160, group_loading="slope", seed=23,
                         **PLANTED)
-    return imr_bayes.fit(data, outcome="sfs", seed=4, draws=600, tune=600, chains=2)
+
+
+@pytest.fixture(scope="module")
+def planted_fit(planted_data):
+    return imr_bayes.fit(planted_data, outcome="sfs", seed=4, draws=600, tune=600, chains=2)
 
 
 @pytest.mark.slow
@@ -306,6 +310,22 @@ def test_recovers_planted_residual_sds_slope_group_effect_and_team(planted_fit):
     # sampler health (the spec's ESS threshold needs the spec's 4 x 1000 draws; here 2 x 600)
     table = planted_fit.diagnostics.table
     assert table["r_hat"].max() < 1.01 and planted_fit.diagnostics.divergences == 0
+
+
+@pytest.mark.slow
+def test_recovers_the_planted_groups_slopes(planted_data, planted_fit):
+    """Each group's posterior mean slope deviation tracks its planted value.
+
+    16 members per group, two follow-ups each; the correlation over the 15 groups was
+    0.87, 0.91 and 0.98 for the data seeds 23-25 (0.82-0.96 for the shift model on the same
+    data), so 0.6 fails only if the group effects are not identified or mis-mapped.
+    """
+    post = planted_fit.idata["posterior"]["group_effect"]
+    scale = float(planted_fit.idata["constant_data"]["scale"])
+    labels = [str(g) for g in post.coords["group"].values]
+    est = post.mean(("chain", "draw")).values / scale
+    planted = np.array([planted_data.attrs["group_effects"][g] for g in labels])
+    assert np.corrcoef(est, planted)[0, 1] > 0.6
 
 
 @pytest.mark.slow
