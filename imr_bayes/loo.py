@@ -89,8 +89,10 @@ def fit_without_interaction(data: pd.DataFrame, *, outcome: str = "imrs_client",
     data : pandas.DataFrame
         Contract long data.
     outcome : str
-    analysis : {"itt", "itt_categorical", "completers"}
-        The analysis whose model is reduced (same sample, random effects, priors, sampler).
+    analysis : str
+        The analysis whose model is reduced (same sample, random effects, priors, sampler):
+        either LMM kind with the standard design (``itt``, ``itt_parity``,
+        ``itt_categorical``, ``completers``, ...).
     prior_set : str, optional
         Default: the spec's.
     seed, draws, tune, chains, cores : int, optional
@@ -109,7 +111,7 @@ def fit_without_interaction(data: pd.DataFrame, *, outcome: str = "imrs_client",
     from imr_bayes.spec import load_prior_set
 
     valid = tuple(n for n, s in registry.analyses().items()
-                  if s.model == "lmm" and s.design == "standard")
+                  if s.model in ("lmm", "pn_lmm") and s.design == "standard")
     if analysis not in valid:
         raise ImrBayesError(outcomes.unknown_choice_message(
             "analysis with a condition x time term to drop", analysis, valid))
@@ -122,7 +124,7 @@ def fit_without_interaction(data: pd.DataFrame, *, outcome: str = "imrs_client",
                                   prior_set=load_prior_set(prior_set or spec.prior_set),
                                   seed=int(seed))
     data = validate_for(data, spec, outcome)
-    panel = make_panel(sample_rows(data, spec.sample), outcome, spec.terms)
+    panel = make_panel(sample_rows(data, spec.sample), outcome, spec)
     terms = _drop_interaction(panel.terms)
     keep = [panel.terms.index(t) for t in terms]
     panel = with_design(panel, panel.X[:, :, keep], terms)

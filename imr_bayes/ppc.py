@@ -83,18 +83,24 @@ def replicate(fit: Any, *, draws: int | None = None, participants: str = "new",
 
         z_rep = x_it' beta_s + [t > 0] c_i g_j(i),s + u_i + e_it,  e_it ~ N(0, sigma_res,s^2)
 
+    for the SPSS-parity model; for the partially nested model the group effect carries its
+    loading (``t`` on the slope), the team effect is added and ``e_it`` has the residual SD
+    of its cell (baseline, IMR or CAU follow-up;
+    :func:`imr_bayes.bayes.itt.conditional_pieces`).
+
     ``participants="new"`` draws ``u_i ~ N(0, sigma_participant,s^2)``: a replicated trial
     with new participants in the same design cells, the mixed predictive replication of
     Marshall & Spiegelhalter (2007), which checks the population-level structure the
     published statistics describe. ``"conditional"`` draws ``u_i`` from its conditional
     posterior given the data (the fit's own ``posterior_predictive`` group); replicates then
-    stay close to the observed data and the check is more lenient. IMR-group effects are
-    the posterior draws of the trial's groups in both modes.
+    stay close to the observed data and the check is more lenient. IMR-group effects
+    (singleton clusters included) and team effects are the posterior draws of the trial's
+    groups and teams in both modes.
 
     Parameters
     ----------
     fit : BayesianFit
-        A fit of the ITT builder (``itt``, ``itt_categorical``, ``completers``, ...).
+        A fit of an ITT builder (``itt``, ``itt_parity``, ``itt_categorical``, ...).
     draws : int, optional
         Number of posterior draws to use, evenly spaced (default: all).
     participants : {"new", "conditional"}
@@ -106,6 +112,8 @@ def replicate(fit: Any, *, draws: int | None = None, participants: str = "new",
     ndarray, shape (draws, participant, time)
         Replicated outcomes on the raw scale; NaN in cells not observed in the data.
     """
+    from imr_bayes.bayes.itt import conditional_pieces
+
     if participants not in PARTICIPANT_MODES:
         raise ImrBayesError(unknown_choice_message("participants mode", participants,
                                                    PARTICIPANT_MODES))
@@ -121,25 +129,14 @@ def replicate(fit: Any, *, draws: int | None = None, participants: str = "new",
     scale = float(const["scale"])
     X = const["X"].to_numpy()
     mask = const["mask"].to_numpy()
-    treated = const["treated"].to_numpy()
     n_s, n_p = len(keep), X.shape[0]
-    mu = np.einsum("ptk,sk->spt", X, beta)
-    if "group_effect" in post.data_vars and post.sizes.get("group", 0):
-        if "group_index" not in const.data_vars or "group_on" not in const.data_vars:
-            raise ImrBayesError(
-                f"fit {fit.analysis}/{fit.outcome} has IMR-group effects but its constant_data "
-                "lacks group_index/group_on, so groups cannot be mapped to participants")
-        g = _flat(post["group_effect"])[keep] / scale
-        gi = const["group_index"].to_numpy().astype(int)
-        mu = mu + const["group_on"].to_numpy()[None] * g[:, gi][:, :, None]
-    sres = _flat(post["sigma_residual"])[keep] / scale
-    if sres.ndim == 2:  # one SD per arm, ARMS order
-        arm_idx = np.where(treated > 0, ARMS.index("imr"), ARMS.index("cau"))
-        rvar = sres[:, arm_idx] ** 2
-    else:
-        rvar = np.repeat((sres**2)[:, None], n_p, axis=1)
-    pvar = (_flat(post["sigma_participant"])[keep] / scale) ** 2 \
-        if "sigma_participant" in post.data_vars else np.zeros(n_s)
+    if ("group_effect" in post.data_vars and post.sizes.get("group", 0)
+            and ("group_index" not in const.data_vars or "group_on" not in const.data_vars)):
+        raise ImrBayesError(
+            f"fit {fit.analysis}/{fit.outcome} has IMR-group effects but its constant_data "
+            "lacks group_index/group_on, so groups cannot be mapped to participants")
+    offset, cell_var, pvar = conditional_pieces(post, const, keep)
+    mu = np.einsum("ptk,sk->spt", X, beta) + offset
     rng = np.random.default_rng(
         [int(fit.idata.attrs.get("seed", 0)) if seed is None else int(seed), 7])
     if participants == "new":
@@ -149,8 +146,8 @@ def replicate(fit: Any, *, draws: int | None = None, participants: str = "new",
 
         y = fit.idata["observed_data"]["y"].to_numpy()
         z = np.where(mask > 0, (y - center) / scale, 0.0)
-        u = draw_participant_effects(z[None] - mu, mask, rvar, pvar, rng)
-    zrep = mu + u[:, :, None] + np.sqrt(rvar)[:, :, None] * rng.standard_normal(mu.shape)
+        u = draw_participant_effects(z[None] - mu, mask, cell_var, pvar, rng)
+    zrep = mu + u[:, :, None] + np.sqrt(cell_var) * rng.standard_normal(mu.shape)
     return np.where(mask[None] > 0, center + scale * zrep, np.nan)
 
 
@@ -323,12 +320,13 @@ def _summary(rep: np.ndarray, published: float, level: float) -> dict[str, float
 def published_sample(fit: Any) -> str | None:
     """Return the printed sample whose tables a fit's model reproduces, or None.
 
-    ``itt`` or ``completers`` (Tables 2-3 / 6-7) for the standard LMM design, ``fidelity``
-    (Tables 4/5) for the fidelity subgroups; read from the fit's spec.
+    ``itt`` or ``completers`` (Tables 2-3 / 6-7) for the standard LMM design (either LMM
+    kind: ``pn_lmm`` or the parity ``lmm``), ``fidelity`` (Tables 4/5) for the fidelity
+    subgroups; read from the fit's spec.
     """
     spec = getattr(fit, "spec", None)
     published = getattr(spec, "published", None)
-    if published is None or getattr(spec, "model", None) != "lmm":
+    if published is None or getattr(spec, "model", None) not in ("lmm", "pn_lmm"):
         return None
     if published.sample in ("itt", "completers") and spec.design == "standard":
         return published.sample

@@ -84,6 +84,7 @@ class Kind:
 
 _BUILTIN_FITS: dict[str, tuple[str | None, str]] = {
     "lmm": ("imr_bayes.bayes.lmm:fit_lmm", ""),
+    "pn_lmm": ("imr_bayes.bayes.lmm:fit_lmm", ""),
     "cace": ("imr_bayes.bayes.completion:fit_cace", ""),
     "logistic": ("imr_bayes.bayes.hospital:fit_logistic", ""),
     "hurdle": ("imr_bayes.bayes.hospital:fit_hurdle", ""),

@@ -2,7 +2,8 @@
 
 An analysis spec (``models/analyses/<name>.yaml``) says, as data, everything about one
 analysis except the code of its model: the model family (``model:``, one kind per family:
-``lmm``, ``cace``, ``logistic``, ``hurdle``, ``pooling``, ``dropout``), the family's own
+``pn_lmm`` (the partially nested model), ``lmm`` (the SPSS-parity model), ``cace``,
+``logistic``, ``hurdle``, ``pooling``, ``dropout``), the family's own
 structure, the outcomes it applies to, its estimands (name, scale, times, direction of
 benefit), its published counterpart (which printed table, term or statistic each estimand
 is compared with), its priors, the sampler settings and the diagnostic thresholds. The
@@ -61,8 +62,10 @@ FIXED_TERMS: tuple[str, ...] = (
     "intercept", "time", "condition", "condition_x_time",
     "time_1", "time_2", "condition_x_time_1", "condition_x_time_2",
 )
-#: Standard-deviation parameters of the hierarchical models.
-SD_PARAMETERS: tuple[str, ...] = ("sigma_participant", "sigma_group", "sigma_residual")
+#: Standard-deviation parameters of the hierarchical models (``sigma_team``: the random
+#: intercept of the randomization stratum, partially nested model only).
+SD_PARAMETERS: tuple[str, ...] = ("sigma_participant", "sigma_group", "sigma_residual",
+                                  "sigma_team")
 
 
 class _Strict(BaseModel):
@@ -410,30 +413,34 @@ class RandomSpec(_Strict):
     imr_group: bool = True
 
 
-class LmmSpec(SpecBase):
-    """Linear mixed model of one outcome (the paper's ITT family and its designs).
+class _LmmFamily(SpecBase):
+    """Fields the two linear mixed model kinds share (``lmm`` and ``pn_lmm``).
 
     ``engine``: ``marginal`` integrates the participant intercept out (fast path), ``full``
     samples it (a cross-check). ``sample``: all randomized (``itt``), IMR completers + all
-    controls (``completers``),
-    or controls + IMR participants with enough sessions in a scored group (``fidelity``).
-    ``time``: linear (0, 1, 2) or categorical. ``design``: the fixed effects — ``standard``
-    (intercept, time, condition, condition x time), ``fidelity_subgroups`` (high and
-    moderate subgroups x categorical time), ``fidelity_slope`` (the group effect's mean
-    depends on the group's fidelity), ``attendance`` (sessions attended moderate the effect;
-    non-randomized).
+    controls (``completers``), or controls + IMR participants with enough sessions in a
+    scored group (``fidelity``). ``time``: linear (0, 1, 2) or categorical. ``design``: the
+    fixed effects — ``standard`` (intercept, time, condition, condition x time),
+    ``fidelity_subgroups`` (high and moderate subgroups x categorical time),
+    ``fidelity_slope`` (the group effect's mean depends on the group's fidelity),
+    ``attendance`` (sessions attended moderate the effect; non-randomized).
     """
 
-    nested_overrides: ClassVar[dict[str, str]] = {
-        **SpecBase.nested_overrides, "participant": "random", "imr_group": "random"}
-    model: Literal["lmm"]
     engine: Literal["marginal", "full"] = "marginal"
     sample: Literal["itt", "completers", "fidelity"] = "itt"
     time: Literal["linear", "categorical"] = "linear"
     design: Literal["standard", "fidelity_subgroups", "fidelity_slope", "attendance"] = \
         "standard"
-    random: RandomSpec = RandomSpec()
-    residual_sd_by_arm: bool = False
+
+    @property
+    def has_group_effect(self) -> bool:
+        """Whether the model has an IMR-group effect."""
+        raise NotImplementedError
+
+    @property
+    def has_participant_intercept(self) -> bool:
+        """Whether the model has the random participant intercept."""
+        raise NotImplementedError
 
     @property
     def prior_names(self) -> tuple[str, ...]:  # type: ignore[override]
@@ -442,15 +449,14 @@ class LmmSpec(SpecBase):
                 "attendance": ("condition_x_sessions", "attendance_slope")}[self.design]
 
     @model_validator(mode="after")
-    def _check_design(self) -> LmmSpec:
+    def _check_design(self) -> _LmmFamily:
         if self.design in ("fidelity_subgroups",) and self.time != "categorical":
             raise ValueError("design fidelity_subgroups uses categorical time (time: "
                              "categorical)")
         if self.design in ("fidelity_slope", "attendance") and self.time != "linear":
             raise ValueError(f"design {self.design} uses linear time (time: linear)")
-        if self.design == "fidelity_slope" and not self.random.imr_group:
-            raise ValueError("design fidelity_slope needs the IMR-group effect "
-                             "(random.imr_group: true)")
+        if self.design == "fidelity_slope" and not self.has_group_effect:
+            raise ValueError("design fidelity_slope needs the IMR-group effect")
         if (self.design == "fidelity_subgroups") != (self.sample == "fidelity"):
             raise ValueError("design fidelity_subgroups goes with sample fidelity, and only it")
         return self
@@ -467,6 +473,66 @@ class LmmSpec(SpecBase):
         extra += {"standard": (), "fidelity_subgroups": (), "fidelity_slope": ("fidelity",),
                   "attendance": ("sessions_attended",)}[self.design]
         return (*super().columns(outcome), "imr_group", *dict.fromkeys(extra))
+
+
+class LmmSpec(_LmmFamily):
+    """The SPSS-parity linear mixed model of one outcome (the paper's model + IMR groups).
+
+    The paper's random-intercept LMM with the IMR-group effect as a shift of treated
+    participants after baseline (``random.imr_group``); one residual SD, or one per arm at
+    every time (``residual_sd_by_arm``). The ``itt_parity`` rung and the per-protocol and
+    fidelity counterparts of the printed tables (``docs/models.md``).
+    """
+
+    nested_overrides: ClassVar[dict[str, str]] = {
+        **SpecBase.nested_overrides, "participant": "random", "imr_group": "random"}
+    model: Literal["lmm"]
+    random: RandomSpec = RandomSpec()
+    residual_sd_by_arm: bool = False
+
+    @property
+    def has_group_effect(self) -> bool:
+        """Whether the model has an IMR-group effect."""
+        return self.random.imr_group
+
+    @property
+    def has_participant_intercept(self) -> bool:
+        """Whether the model has the random participant intercept."""
+        return self.random.participant
+
+
+class PnLmmSpec(_LmmFamily):
+    """The partially nested linear mixed model (``docs/models.md``, "The partially nested model").
+
+    Participant intercept (always), IMR-group effect of treated participants after baseline
+    with loading ``group_effect`` (``slope``: ``t`` on the time code, a deviation of the
+    group's treated slope; ``shift``: ``[t > 0]``; ``both``: two independent effects;
+    ``none``), singleton clusters for treated participants without a group label
+    (``singletons``; no effect without a group effect), the residual SD
+    (``by_arm_after_baseline``: one SD at baseline for both arms, one per arm at the
+    follow-ups; ``shared``) and the randomization stratum (``team``: a random team
+    intercept, or ``none``).
+    """
+
+    model: Literal["pn_lmm"]
+    group_effect: Literal["slope", "shift", "both", "none"] = "slope"
+    singletons: bool = True
+    residual_sd: Literal["by_arm_after_baseline", "shared"] = "by_arm_after_baseline"
+    team: Literal["random", "none"] = "random"
+
+    @property
+    def has_group_effect(self) -> bool:
+        """Whether the model has an IMR-group effect."""
+        return self.group_effect != "none"
+
+    @property
+    def has_participant_intercept(self) -> bool:
+        """Always: the participant intercept is part of the partially nested model."""
+        return True
+
+    def columns(self, outcome: str) -> tuple[str, ...]:
+        """Contract columns this analysis reads for ``outcome`` (``team`` when adjusted)."""
+        return (*super().columns(outcome), *(("team",) if self.team == "random" else ()))
 
 
 class CaceSpec(SpecBase):
@@ -588,8 +654,8 @@ class DropoutSpec(SpecBase):
 
 #: The built-in kinds (``model:`` value -> spec class); see :mod:`imr_bayes.registry`.
 BUILTIN_KINDS: dict[str, type[SpecBase]] = {
-    "lmm": LmmSpec, "cace": CaceSpec, "logistic": LogisticSpec, "hurdle": HurdleSpec,
-    "pooling": PoolingSpec, "dropout": DropoutSpec,
+    "lmm": LmmSpec, "pn_lmm": PnLmmSpec, "cace": CaceSpec, "logistic": LogisticSpec,
+    "hurdle": HurdleSpec, "pooling": PoolingSpec, "dropout": DropoutSpec,
 }
 
 

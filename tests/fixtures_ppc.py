@@ -70,7 +70,7 @@ def tree(panel, beta_std: np.ndarray, sigma_participant: np.ndarray,
     return t
 
 
-def synthetic_fit(data: pd.DataFrame, outcome: str, *, analysis: str = "itt",
+def synthetic_fit(data: pd.DataFrame, outcome: str, *, analysis: str = "itt_parity",
                   draws: int = 400, seed: int = 1) -> SimpleNamespace:
     """A fit-like object whose posterior is the normal approximation at the REML fit."""
     spec = load_analysis(analysis)

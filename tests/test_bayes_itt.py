@@ -1,7 +1,10 @@
 """ITT fits: panel structure (no sampling), one shared tiny fit, seeding, save/load, errors.
 
 The tiny fits here check structure and bookkeeping, not convergence (few draws); the
-done-when checks on the default twin are in ``test_bayes_twin.py`` (slow tier).
+done-when checks on the default twin are in ``test_bayes_twin.py`` (slow tier). The tiny fit
+is of the default ``itt`` analysis (the partially nested model); the panel tests of the
+group shift are of the SPSS-parity model (``itt_parity``); the partially nested structure is
+tested in ``test_bayes_pn.py``.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ def tiny_fit(sim):
 
 
 def test_panel_drops_missing_rows_and_nests_groups_in_treated_followups(sim):
-    panel = itt.make_panel(sim, "imrs_client", load_analysis("itt"))
+    panel = itt.make_panel(sim, "imrs_client", load_analysis("itt_parity"))
     assert panel.n_rows == int(sim["imrs_client"].notna().sum())
     controls = panel.treated == 0
     assert panel.group_on[controls].sum() == 0              # controls never get a group
@@ -45,14 +48,14 @@ def test_panel_drops_missing_rows_and_nests_groups_in_treated_followups(sim):
     assert panel.scale == pytest.approx(0.5)
 
 
-def test_treated_participant_without_group_gets_no_group_effect(sim):
+def test_parity_model_gives_a_treated_participant_without_group_no_group_effect(sim):
     data = sim.copy()
     data.loc[data["participant_id"] == "P000", "imr_group"] = pd.NA
-    panel = itt.make_panel(data, "imrs_client", load_analysis("itt"))
+    panel = itt.make_panel(data, "imrs_client", load_analysis("itt_parity"))
     k = list(panel.participants).index("P000")
     assert panel.treated[k] == 1 and panel.group_on[k].sum() == 0
     assert panel.group_on.sum() == itt.make_panel(sim, "imrs_client", load_analysis(
-        "itt")).group_on.sum() - panel.mask.shape[1] + 1  # two follow-ups fewer
+        "itt_parity")).group_on.sum() - panel.mask.shape[1] + 1  # two follow-ups fewer
 
 
 def test_categorical_design_has_cell_dummies(sim):

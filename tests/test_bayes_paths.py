@@ -1,7 +1,9 @@
 """The marginal fast path and the full model (participant intercepts sampled) agree (slow).
 
 Both engines target the same posterior of the fixed effects and SDs; their posterior means
-must agree within Monte Carlo error: |difference| < 4 x sqrt(mcse_a^2 + mcse_b^2).
+must agree within Monte Carlo error: |difference| < 4 x sqrt(mcse_a^2 + mcse_b^2). Checked
+for both LMM kinds: the partially nested model (``itt``: heteroscedastic closed form, team
+effect, slope group effect) and the SPSS-parity model (``itt_parity``: compound symmetry).
 One compiled fast-path model serves several outcomes (data swapped, not recompiled).
 """
 
@@ -17,14 +19,20 @@ from imr_bayes.bayes import sampling
 RUN = {"draws": 400, "tune": 300, "chains": 2, "seed": 3}
 
 
+SDS = {"itt": ["sigma_participant", "sigma_group", "sigma_team", "sigma_residual"],
+       "itt_parity": ["sigma_participant", "sigma_group", "sigma_residual"]}
+
+
 @pytest.fixture(scope="module")
 def sim():
-    return simulate_itt(seed=21, n_imr=60, n_cau=40, n_groups=8)
+    return simulate_itt(seed=21, n_imr=60, n_cau=40, n_groups=8, sd_team=0.3,
+                        sd_residual_cau=0.4)
 
 
-@pytest.fixture(scope="module")
-def fits(sim):
-    return {e: imr_bayes.fit(sim, engine=e, **RUN) for e in ("marginal", "full")}
+@pytest.fixture(scope="module", params=list(SDS))
+def fits(request, sim):
+    return request.param, {e: imr_bayes.fit(sim, analysis=request.param, engine=e, **RUN)
+                           for e in ("marginal", "full")}
 
 
 def _mean_and_mcse(fit, var):
@@ -37,19 +45,20 @@ def _mean_and_mcse(fit, var):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("var", ["beta", "sigma_participant", "sigma_group", "sigma_residual"])
-def test_fast_path_matches_full_model(fits, var):
-    m_mean, m_se = _mean_and_mcse(fits["marginal"], var)
-    f_mean, f_se = _mean_and_mcse(fits["full"], var)
-    tol = 4 * np.sqrt(m_se**2 + f_se**2)
-    assert np.all(np.abs(m_mean - f_mean) < tol), (m_mean, f_mean, tol)
+def test_fast_path_matches_full_model(fits):
+    analysis, by_engine = fits
+    for var in ["beta", *SDS[analysis]]:
+        m_mean, m_se = _mean_and_mcse(by_engine["marginal"], var)
+        f_mean, f_se = _mean_and_mcse(by_engine["full"], var)
+        tol = 4 * np.sqrt(m_se**2 + f_se**2)
+        assert np.all(np.abs(m_mean - f_mean) < tol), (analysis, var, m_mean, f_mean, tol)
 
 
 @pytest.mark.slow
 def test_pointwise_log_likelihood_is_per_participant_in_both_paths(fits):
     # Full path: the block log density given the sampled u_i; marginal: with u_i integrated
     # out. Their sums differ (conditional vs marginal density), but both are per participant.
-    for fit in fits.values():
+    for fit in fits[1].values():
         assert fit.idata["log_likelihood"]["y"].dims == ("chain", "draw", "participant")
 
 
@@ -71,7 +80,8 @@ def test_one_compiled_model_serves_every_outcome():
 def test_residual_sd_per_arm_recovers_planted_values():
     # Planted on the standardized scale: IMR 0.5, CAU 0.9 (IMRS scale: x 0.5 raw units).
     data = simulate_itt(seed=31, sd_residual=0.5, sd_residual_cau=0.9)
-    fit = imr_bayes.fit(data, residual_sd_by_arm=True, draws=500, tune=500, chains=2, seed=2)
+    fit = imr_bayes.fit(data, analysis="itt_parity", residual_sd_by_arm=True, draws=500,
+                        tune=500, chains=2, seed=2)
     for arm, truth in (("imr", 0.5 * 0.5), ("cau", 0.9 * 0.5)):
         row = fit.estimates.row("sigma_residual", arm=arm)
         assert row["ci_low"] < truth < row["ci_high"]

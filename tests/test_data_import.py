@@ -27,7 +27,8 @@ from imr_bayes.data.contract import format_rows
 FIXTURES = Path(__file__).parent / "fixtures" / "import"
 WIDE_CSV = FIXTURES / "twin_wide.csv"
 WIDE_SAV = FIXTURES / "twin_wide.sav"
-ITT = required_columns(["itt"], ["imrs_client"])
+# the SPSS-parity ITT analysis: the fewest columns an outcome analysis needs (no team)
+ITT = required_columns(["itt_parity"], ["imrs_client"])
 
 
 @pytest.fixture(scope="module")

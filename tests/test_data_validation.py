@@ -11,7 +11,7 @@ from imr_bayes import DataValidationError, ImrBayesError
 from imr_bayes.data import default_twin, required_columns, validate
 from imr_bayes.data.contract import format_rows
 
-ITT = ("participant_id", "arm", "time", "imr_group", "imrs_client")
+ITT = ("participant_id", "arm", "time", "team", "imr_group", "imrs_client")
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +133,8 @@ def test_full_contract_is_unchanged(twin):
 
 def test_required_columns_per_kind():
     assert required_columns(["itt"], ["imrs_client", "bsi"]) == (*ITT, "bsi")
+    # the SPSS-parity model does not adjust for the randomization stratum
+    assert "team" not in required_columns(["itt_parity"], ["imrs_client"])
     assert required_columns(["hospitalization"], ["imrs_client"]) == (
         "participant_id", "arm", "time", "hosp_before", "hosp_after")
     cace = required_columns(["cace"], ["bsi"])

@@ -236,9 +236,11 @@ def test_plan_fits_follows_each_specs_main_run():
     # without the primary outcome, primary-only analyses take the first selected outcome
     jobs = reanalysis.plan_fits(RunSettings(outcomes=("bsi",), analyses=("cace", "fidelity")))
     assert jobs == [("cace", "bsi")]
-    # the default plan: every analysis in its spec's order, 55 fits for 12 outcomes
+    # the default plan: every analysis in its spec's order, 68 fits for 12 outcomes (55 before
+    # the SPSS-parity rungs: itt_parity on all 12 outcomes, itt_categorical_parity on 1)
     jobs = reanalysis.plan_fits(RunSettings())
-    assert len(jobs) == 55 and jobs[0] == ("itt", "imrs_client") and jobs[-1] == ("los", None)
+    assert len(jobs) == 68 and jobs[0] == ("itt", "imrs_client") and jobs[-1] == ("los", None)
+    assert jobs[12] == ("itt_parity", "imrs_client")
 
 
 def test_cli_column_map_must_be_pairs(tmp_path):

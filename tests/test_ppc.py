@@ -156,7 +156,7 @@ def test_planted_discrepancy_is_flagged(fits):
     shifted["beta_std"] = post["beta_std"] + xr_shift(post)
     view = SimpleFit(fit, fit.idata["observed_data"]["y"].to_numpy())
     view.idata["posterior"] = shifted
-    assert view.spec.name == "itt"
+    assert view.spec.name == "itt_parity"
     out = ppc.published_checks(view)
     row = out[(out["statistic"] == "mean") & (out["arm"] == "imr") & (out["time"] == 2)]
     assert bool(row["flagged"].iloc[0]) and row["percentile"].iloc[0] < 0.025
@@ -200,7 +200,8 @@ def test_data_checks_report_bounds(fits):
 def test_published_sample_is_read_from_the_spec():
     from imr_bayes import registry
 
-    want = {"itt": "itt", "itt_categorical": "itt", "completers": "completers",
+    want = {"itt": "itt", "itt_categorical": "itt", "itt_parity": "itt",
+            "itt_categorical_parity": "itt", "completers": "completers",
             "completers_categorical": "completers", "fidelity": "fidelity"}
     for name, spec in registry.analyses().items():
         got = ppc.published_sample(SimpleNamespace(analysis=name, spec=spec))

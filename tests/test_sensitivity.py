@@ -345,7 +345,7 @@ def test_shared_parameter_model_structure(twin):
     assert {"alpha", "gamma", "participant_raw", "beta_condition_x_time"} <= free
     assert model.named_vars_to_dims["gamma"] == ("arm",)
     assert model.named_vars_to_dims["alpha"] == ("arm", "follow_up")
-    assert {p.name for p in model.potentials} == {"loglik_y", "loglik_missing"}
+    assert {p.name for p in model.potentials} == {"loglik", "loglik_missing"}
 
 
 def test_fit_informative_dropout_rejects_bad_input(twin, itt_fit):
@@ -362,6 +362,8 @@ def test_fit_informative_dropout_rejects_bad_input(twin, itt_fit):
 # ------------------------------------------------ imputation and Gibbs step vs dense algebra
 
 def _toy_posterior(n_draws: int, seed: int = 0):
+    """Six participants; slope group effects, a team effect and residual variances per cell
+    (baseline, IMR and CAU follow-ups), as the partially nested model has them."""
     from imr_bayes.sensitivity.delta import _Posterior
 
     rng = np.random.default_rng(seed)
@@ -372,23 +374,24 @@ def _toy_posterior(n_draws: int, seed: int = 0):
     mask = np.ones((n_p, 3))
     mask[0, 2] = mask[1, 1:] = mask[4, 2] = 0.0
     z = np.where(mask > 0, rng.normal(size=(n_p, 3)), 0.0)
-    group_on = np.where(treated[:, None] > 0, (t > 0).astype(float)[None], 0.0)
-    base = {"beta": rng.normal(size=4) * 0.3, "group": rng.normal(size=2) * 0.2,
-            "pvar": 0.7, "rvar": np.where(treated > 0, 0.4, 0.6)}
+    group = rng.normal(size=2) * 0.2
+    team = np.array([0.1, -0.2, 0.1, 0.0, -0.2, 0.1])
+    offset = treated[:, None] * t[None] * group[[0, 1, 0, 0, 0, 0]][:, None] + team[:, None]
+    cells = np.where(t[None] == 0, 0.5, np.where(treated[:, None] > 0, 0.4, 0.9))
     return _Posterior(
         outcome=OUTCOME, analysis="itt", terms=("intercept", "time", "condition",
                                                 "condition_x_time"),
-        z=z, mask=mask, X=X, treated=treated, group_on=group_on,
-        group_index=np.array([0, 1, 0, 0, 0, 0]), scale=1.0,
-        beta=np.tile(base["beta"], (n_draws, 1)), group=np.tile(base["group"], (n_draws, 1)),
-        participant_var=np.full(n_draws, base["pvar"]),
-        resid_var=np.tile(base["rvar"], (n_draws, 1)),
+        z=z, mask=mask, X=X, treated=treated, scale=1.0,
+        beta=np.tile(rng.normal(size=4) * 0.3, (n_draws, 1)),
+        offset=np.broadcast_to(offset, (n_draws, n_p, 3)),
+        participant_var=np.full(n_draws, 0.7),
+        cell_var=np.broadcast_to(cells, (n_draws, n_p, 3)),
         prior_mean=np.array([0.0, 0.0, 0.0, 0.1]), prior_prec=np.array([1.0, 4.0, 4.0, 4.0]),
         beta_prior="normal", seed=1)
 
 
 def _dense_v(p, i):
-    return p.resid_var[0, i] * np.eye(3) + p.participant_var[0] * np.ones((3, 3))
+    return np.diag(p.cell_var[0, i]) + p.participant_var[0] * np.ones((3, 3))
 
 
 def test_gibbs_step_matches_dense_gls():
@@ -398,7 +401,7 @@ def test_gibbs_step_matches_dense_gls():
     y = np.where(p.mask > 0, p.z, 0.3)[None].repeat(2, axis=0)
     shift = shift_cells(p, "imr")
     beta0, slope = _conditional_beta(p, y, shift, np.zeros((2, 4)))
-    g = p.group_on * p.group[0, p.group_index][:, None]
+    g = p.offset[0]
     prec = np.diag(p.prior_prec).astype(float)
     rhs = p.prior_prec * p.prior_mean
     rhs_shift = np.zeros(4)

@@ -110,7 +110,7 @@ def test_nesting_rows_and_summary(runs):
 def test_nesting_data_have_the_planted_icc():
     """simulate_z with nesting.truth(icc): unit variance after baseline, group ICC = icc."""
     rng = np.random.default_rng(3)
-    panel = fitting.design_panel(rng, "imrs_client")
+    panel = fitting.design_panel(rng, "imrs_client", nesting.DEFAULTS["analysis"])
     params = nesting.truth(0.10, nesting.DEFAULTS)
     full = dataclasses.replace(panel, mask=np.ones_like(panel.mask))
     sims = np.stack([fitting.simulate_z(full, params, rng) for _ in range(1500)])
@@ -129,9 +129,13 @@ def test_sbc_prior_draws_follow_the_prior():
     rng = np.random.default_rng(0)
     draws = pd.DataFrame([fitting.draw_prior("imrs_client", "default", rng)
                           for _ in range(4000)])
-    # default prior set: condition_x_time ~ N(0, 0.5); sigma_residual ~ HalfNormal(1).
+    # default prior set: condition_x_time ~ N(0, 0.5); sigma_residual ~ HalfNormal(1), also
+    # for each residual cell of the partially nested model; sigma_team ~ HalfNormal(0.2).
     assert draws["condition_x_time"].std() == pytest.approx(0.5, rel=0.05)
-    assert draws["sigma_residual"].mean() == pytest.approx(np.sqrt(2 / np.pi), rel=0.05)
+    for name in ("sigma_residual", "sigma_residual_baseline", "sigma_residual_imr_follow_up",
+                 "sigma_residual_cau_follow_up"):
+        assert draws[name].mean() == pytest.approx(np.sqrt(2 / np.pi), rel=0.05), name
+    assert draws["sigma_team"].mean() == pytest.approx(0.2 * np.sqrt(2 / np.pi), rel=0.05)
     assert (draws["sigma_group"] > 0).all()
 
 
@@ -202,11 +206,12 @@ def test_conjugate_analysis_agrees_with_mcmc_on_the_itt_model(runs):
         "group_on": ((treated > 0)[:, None] & (time > 0)).astype(float),
         "arm_idx": np.where(treated > 0, 0, 1).astype(np.int64),
     }
-    fit = fitting.fit_effect(data, seed=3, draws=400, tune=300, chains=1, backend="pyfunc")
+    fit = fitting.fit_effect(data, seed=3, draws=400, tune=300, chains=1, backend="pyfunc",
+                             analysis=assurance.ANALYSIS)
     post = fit.summary()
     # fit_effect reads the posterior and sample-stats Datasets of sample_posterior
     posterior, stats = fitting.sample_posterior(data, seed=3, draws=400, tune=300, chains=1,
-                                                backend="pyfunc")
+                                                backend="pyfunc", analysis=assurance.ANALYSIS)
     np.testing.assert_array_equal(posterior[f"beta_{fitting.ESTIMAND}"].values, fit.draws)
     assert int(stats["diverging"].values.sum()) == fit.divergences
     sd = np.sqrt(cov[3, 3])

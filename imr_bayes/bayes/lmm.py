@@ -1,12 +1,13 @@
-"""The ``lmm`` kind: linear mixed models of one outcome, every sample and design.
+"""The ``lmm`` and ``pn_lmm`` kinds: linear mixed models of one outcome, every sample and design.
 
-One function, :func:`fit_lmm`, fits every analysis whose spec says ``model: lmm``: the ITT
-counterparts of Tables 2-3 (``sample: itt``), the per-protocol counterparts of Tables 6-7
+One function, :func:`fit_lmm`, fits every analysis whose spec says ``model: lmm`` (the
+SPSS-parity model) or ``model: pn_lmm`` (the partially nested model): the ITT counterparts
+of Tables 2-3 (``sample: itt``), the per-protocol counterparts of Tables 6-7
 (``sample: completers``), the fidelity subgroups of Tables 4-5 (``sample: fidelity``,
 ``design: fidelity_subgroups``), the fidelity dose-response (``design: fidelity_slope``) and
 the non-randomized attendance moderator (``design: attendance``). The model itself is the
-ITT builder of :mod:`imr_bayes.bayes.itt` with the design's fixed effects; a *design* is a
-function ``(panel, rows, request) -> Design`` that sets the fixed-effect columns, their
+kind's builder in :mod:`imr_bayes.bayes.itt` with the design's fixed effects; a *design* is
+a function ``(panel, rows, request) -> Design`` that sets the fixed-effect columns, their
 priors and the design's own derived quantities.
 """
 
@@ -106,22 +107,19 @@ def sample_rows(data: pd.DataFrame, sample: str) -> pd.DataFrame:
 
 
 def sample_lmm(panel, spec, priors: dict[str, dict[str, Any]], seed: int):
-    """Sample the ITT builder's LMM on ``panel`` (any fixed design).
+    """Sample the kind's LMM on ``panel`` (any fixed design).
 
     Returns
     -------
     (draws, posterior, sample_stats)
         :class:`imr_bayes.bayes.itt.Draws` (standardized scale) and the raw Datasets.
     """
-    from imr_bayes.bayes.itt import build_model, extract_draws
+    from imr_bayes.bayes.itt import extract_draws, model_builder, model_key
 
     s = spec.sampler
-    key = {"kind": "lmm", "engine": spec.engine, "terms": panel.terms,
-           "random": spec.random.model_dump(), "by_arm": spec.residual_sd_by_arm,
-           "groups": len(panel.groups), "priors": priors,
-           "participants": len(panel.participants) if spec.engine == "full" else None}
-    compiled = engine.compiled(key, lambda: build_model(panel, spec, priors,
-                                                        engine=spec.engine),
+    build = model_builder(spec)
+    compiled = engine.compiled(model_key(panel, spec, priors),
+                               lambda: build(panel, spec, priors, engine=spec.engine),
                                s).with_data(panel.model_data())
     posterior, stats = engine.sample(compiled, s, seed)
     return extract_draws(posterior, panel, spec), posterior, stats
@@ -139,13 +137,21 @@ def lmm_variables(draws, panel, spec) -> dict[str, tuple[tuple[str, ...], np.nda
     if "intercept" in panel.terms:
         beta[:, panel.terms.index("intercept")] += panel.center
     out = {"beta": (("term",), beta), "beta_std": (("term",), draws.beta)}
-    if spec.random.participant:
+    if spec.has_participant_intercept:
         out["sigma_participant"] = ((), draws.sigma_participant * s)
-    if spec.random.imr_group:
+    if spec.has_group_effect:
         out["sigma_group"] = ((), draws.sigma_group * s)
         out["group_effect"] = (("group",), draws.sigma_group[:, None] * draws.group_raw * s)
+    if draws.group_shift_raw is not None:
+        out["sigma_group_shift"] = ((), draws.sigma_group_shift * s)
+        out["group_shift_effect"] = (("group",), draws.sigma_group_shift[:, None]
+                                     * draws.group_shift_raw * s)
+    if draws.team_raw is not None:
+        out["sigma_team"] = ((), draws.sigma_team * s)
+        out["team_effect"] = (("team",), draws.sigma_team[:, None] * draws.team_raw * s)
     sres = draws.sigma_residual * s
-    out["sigma_residual"] = (("arm",) if sres.ndim == 2 else (), sres)
+    dims = () if sres.ndim == 1 else ("arm",) if panel.residual_idx is None else ("residual",)
+    out["sigma_residual"] = (dims, sres)
     return out
 
 
@@ -184,18 +190,78 @@ def term_quantities(variables: dict, panel, spec) -> list:
     return out
 
 
+#: Where each residual cell of the partially nested model goes in the estimates table:
+#: baseline at time 0 (both arms), each arm's follow-up SD without a time.
+_RESIDUAL_ROWS: dict[str, dict[str, Any]] = {
+    "baseline": {"time": 0, "note": "baseline, both arms"},
+    "imr_follow_up": {"arm": "imr", "note": "after baseline (12 and 18 months)"},
+    "cau_follow_up": {"arm": "cau", "note": "after baseline (12 and 18 months)"},
+}
+
+
 def sd_quantities(variables: dict) -> list:
-    """Return the participant, group and residual SDs (per arm where the model has one per arm)."""
+    """Return the SDs: participant, group(s), team and residual (per arm or residual cell)."""
+    from imr_bayes.bayes.itt import RESIDUAL_CELLS
+
     out = []
-    for name in ("sigma_participant", "sigma_group", "sigma_residual"):
+    for name in ("sigma_participant", "sigma_group", "sigma_group_shift", "sigma_team",
+                 "sigma_residual"):
         if name not in variables:
             continue
         dims, values = variables[name]
         if dims == ("arm",):
             out += [({"estimand": name, "arm": arm}, values[:, a]) for a, arm in enumerate(ARMS)]
+        elif dims == ("residual",):
+            out += [({"estimand": name, **_RESIDUAL_ROWS[cell]}, values[:, k])
+                    for k, cell in enumerate(RESIDUAL_CELLS)]
         else:
             out.append(({"estimand": name}, values))
     return out
+
+
+def icc_quantities(draws, spec, priors: dict[str, dict[str, Any]], *, seed: int,
+                   prior_set: str) -> tuple[list, Any]:
+    """Return the IMR arm's group ICC at 12 and 18 months, with its prior beside it.
+
+    Posterior draws of :func:`imr_bayes.bayes.itt.icc_group`; the same function of
+    :data:`imr_bayes.bayes.itt.PRIOR_DRAWS` draws from the priors gives the prior, whose
+    median and 95 % interval go into each row's ``note`` and whose draws (with those of
+    ``sigma_group``, standardized) form the fit's ``prior`` group.
+
+    Returns
+    -------
+    (quantities, prior)
+        Rows ``icc_group`` (arm ``imr``, time 1 and 2, scale ``probability``) and an
+        ``xarray.Dataset`` with dims (chain, draw[, time]).
+    """
+    import xarray as xr
+
+    from imr_bayes.bayes.itt import (
+        ICC_TIMES,
+        PRIOR_DRAWS,
+        icc_group,
+        posterior_sds,
+        prior_sds,
+    )
+    from imr_bayes.constants import CI_LEVEL
+
+    post = icc_group(posterior_sds(draws), spec)
+    sds = prior_sds(priors, spec, PRIOR_DRAWS, np.random.default_rng([seed, 11]))
+    prior = icc_group(sds, spec)
+    tail = (1 - CI_LEVEL) / 2
+    rows = []
+    for k, t in enumerate(ICC_TIMES):
+        lo, med, hi = np.quantile(prior[:, k], [tail, 0.5, 1 - tail])
+        note = (f"prior ({prior_set} set): median {med:.3f}, 95 % interval {lo:.3f} to "
+                f"{hi:.3f}")
+        rows.append(({"estimand": "icc_group", "arm": "imr", "time": t, "scale": "probability",
+                      "note": note}, post[:, k]))
+    dataset = xr.Dataset(
+        {"icc_group": (("chain", "draw", "time"), prior[None]),
+         "sigma_group": (("chain", "draw"), sds["sigma_group"][None])},
+        coords={"chain": [0], "draw": np.arange(PRIOR_DRAWS), "time": list(ICC_TIMES)})
+    dataset.attrs["scale"] = "standardized (pooled Table 1 baseline SD)"
+    return rows, dataset
 
 
 def lmm_groups(panel, draws, posterior, *, seed: int, posterior_predictive: bool
@@ -225,10 +291,13 @@ def lmm_groups(panel, draws, posterior, *, seed: int, posterior_predictive: bool
     else:  # full engine: the same block density, u having been sampled explicitly
         u = draws.sigma_participant[:, None] * draws.participant_raw
         r = resid - u[:, :, None]
-        ll = (-0.5 * (np.log(2 * np.pi * rvar[:, :, None]) + r**2 / rvar[:, :, None])
-              * panel.mask).sum(axis=2)
+        ll = (-0.5 * (np.log(2 * np.pi * rvar) + r**2 / rvar) * panel.mask).sum(axis=2)
     ll = ll - panel.mask.sum(axis=1)[None] * np.log(panel.scale)  # Jacobian: raw-scale density
     pcoords = {"participant": panel.participants, "time": list(TIMES)}
+    extra = {name: (dims, value) for name, dims, value in (
+        ("group_shift_on", ("participant", "time"), panel.group_shift_on),
+        ("team_index", ("participant",), panel.team_idx),
+        ("residual_index", ("participant", "time"), panel.residual_idx)) if value is not None}
     out = {
         "log_likelihood": xr.Dataset(
             {"y": (("chain", "draw", "participant"), engine.chain_draw(ll, posterior))},
@@ -240,14 +309,14 @@ def lmm_groups(panel, draws, posterior, *, seed: int, posterior_predictive: bool
              "group_on": (("participant", "time"), panel.group_on),
              "group_index": ("participant", panel.group_idx),
              "X": (("participant", "time", "term"), panel.X),
-             "center": ((), panel.center), "scale": ((), panel.scale)},
+             "center": ((), panel.center), "scale": ((), panel.scale), **extra},
             coords={**pcoords, "term": list(panel.terms)}),
     }
     if posterior_predictive:
         rng = np.random.default_rng([seed, 1])
         if u is None:
             u = draw_participant_effects(resid, panel.mask, rvar, pvar, rng)
-        yrep = mu + u[:, :, None] + np.sqrt(rvar)[:, :, None] * rng.standard_normal(mu.shape)
+        yrep = mu + u[:, :, None] + np.sqrt(rvar) * rng.standard_normal(mu.shape)
         yrep = panel.center + panel.scale * yrep
         out["posterior_predictive"] = xr.Dataset(
             {"y": (("chain", "draw", "participant", "time"),
@@ -256,7 +325,7 @@ def lmm_groups(panel, draws, posterior, *, seed: int, posterior_predictive: bool
         p_idx, t_idx = np.nonzero(panel.mask > 0)
         cells = {"cell_participant": ("cell", panel.participants[p_idx]),
                  "cell_time": ("cell", t_idx)}
-        v = rvar[:, p_idx]
+        v = rvar[:, p_idx, t_idx]
         r = (resid - u[:, :, None])[:, p_idx, t_idx]
         ll_cell = -0.5 * (np.log(2 * np.pi * v) + r**2 / v) - np.log(panel.scale)
         for group, dims, values in (
@@ -280,21 +349,28 @@ def fit_design(data: pd.DataFrame, request, design: Design, *,
     if design.derived is not None:
         extra_v, extra_q = design.derived(variables, panel)
         variables.update(extra_v)
+    from imr_bayes.bayes.itt import RESIDUAL_CELLS
+
     posterior = engine.dataset(variables, post_raw, {
         "term": list(panel.terms), "group": list(panel.groups), "arm": list(ARMS),
-        "time": list(TIMES)})
+        "time": list(TIMES), "team": list(panel.teams), "residual": list(RESIDUAL_CELLS)})
     groups = lmm_groups(panel, draws, post_raw, seed=request.seed,
                         posterior_predictive=request.posterior_predictive)
+    icc: list = []
+    if spec.model == "pn_lmm" and spec.has_group_effect and quantities:
+        icc, groups["prior"] = icc_quantities(draws, spec, design.priors, seed=request.seed,
+                                              prior_set=request.prior_set.name)
     if design.constant_data:
         import xarray as xr
 
         groups["constant_data"] = groups["constant_data"].assign({
             k: xr.DataArray(v, dims=d, coords={"group": list(panel.groups)} if "group" in d
                             else None) for k, (d, v) in design.constant_data.items()})
-    q = (term_quantities(variables, panel, spec) + extra_q + sd_quantities(variables)
+    q = (term_quantities(variables, panel, spec) + extra_q + sd_quantities(variables) + icc
          if quantities else [])
-    var_names = [v for v in ("beta", "sigma_participant", "sigma_group", "sigma_residual",
-                             "group_effect") if v in posterior]
+    var_names = [v for v in ("beta", "sigma_participant", "sigma_group", "sigma_group_shift",
+                             "sigma_team", "sigma_residual", "group_effect",
+                             "group_shift_effect", "team_effect") if v in posterior]
     return engine.assemble(
         data, request, posterior=posterior, sample_stats=stats, groups=groups, quantities=q,
         var_names=var_names, priors=design.priors, n_rows=panel.n_rows,
@@ -327,6 +403,6 @@ def fit_lmm(data: pd.DataFrame, request):
 
     spec = request.spec
     rows = sample_rows(data, spec.sample)
-    panel = make_panel(rows, request.outcome, spec.terms)
+    panel = make_panel(rows, request.outcome, spec)
     design = _designs()[spec.design](panel, rows, request)
     return fit_design(data, request, design)

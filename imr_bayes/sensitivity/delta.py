@@ -1,9 +1,10 @@
 r"""Delta-adjustment (pattern-mixture) sensitivity analysis of the condition x time effect.
 
 For every posterior draw ``s`` of a fitted ITT-type model (random participant intercept,
-IMR-group effect, residual SD), the missing cells of the participant x time grid are imputed
+IMR-group and team effects, residual SDs: one, one per arm, or one per residual cell of the
+partially nested model), the missing cells of the participant x time grid are imputed
 from their conditional distribution given the participant's observed values (the conditional
-Gaussian of the compound-symmetric block: ``u_i | y_obs`` then a fresh residual), and the
+Gaussian of the participant's block: ``u_i | y_obs`` then a fresh residual), and the
 missing **follow-up** cells of the IMR arm (``arms="imr"``) or of both arms (``"both"``) are
 shifted by ``delta`` pooled baseline SDs in the outcome's unfavourable direction.
 
@@ -250,13 +251,11 @@ class _Posterior:
     mask: np.ndarray         # (P, T)
     X: np.ndarray            # (P, T, K)
     treated: np.ndarray      # (P,)
-    group_on: np.ndarray     # (P, T)
-    group_index: np.ndarray  # (P,)
     scale: float
     beta: np.ndarray         # (S, K)
-    group: np.ndarray        # (S, G) standardized group effects (G may be 0)
+    offset: np.ndarray       # (S, P, T) group and team effects
     participant_var: np.ndarray  # (S,)
-    resid_var: np.ndarray    # (S, P)
+    cell_var: np.ndarray     # (S, P, T) residual variance of every cell
     prior_mean: np.ndarray   # (K,)
     prior_prec: np.ndarray   # (K,)
     beta_prior: str
@@ -272,6 +271,8 @@ def _flat(da) -> np.ndarray:
 
 
 def _posterior_pieces(fit: Any) -> _Posterior:
+    from imr_bayes.bayes.itt import conditional_pieces
+
     tree = fit.idata
     missing = [f"posterior/{v}" for v in _NEEDED_POSTERIOR
                if "posterior" not in tree or v not in tree["posterior"]]
@@ -292,26 +293,7 @@ def _posterior_pieces(fit: Any) -> _Posterior:
     mask = const["mask"].to_numpy().astype(float)
     z = np.where(mask > 0, (y - center) / scale, 0.0)
     beta = _flat(post["beta_std"].sel(term=list(terms)))
-    n_s = beta.shape[0]
-    treated = const["treated"].to_numpy().astype(float)
-    sres = _flat(post["sigma_residual"]) / scale
-    if sres.ndim == 2:  # one residual SD per arm, coordinate order ("imr", "cau")
-        arms = [str(a) for a in post["sigma_residual"].coords["arm"].to_numpy()]
-        per = np.where(treated[None] > 0, sres[:, [arms.index("imr")]],
-                       sres[:, [arms.index("cau")]])
-        resid_var = per**2
-    else:
-        resid_var = np.repeat((sres**2)[:, None], len(treated), axis=1)
-    pvar = (_flat(post["sigma_participant"]) / scale) ** 2 if "sigma_participant" in post \
-        else np.zeros(n_s)
-    if "group_effect" in post:
-        group = _flat(post["group_effect"]) / scale
-        group_on = const["group_on"].to_numpy().astype(float)
-        group_index = const["group_index"].to_numpy().astype(np.int64)
-    else:
-        group = np.zeros((n_s, 0))
-        group_on = np.zeros_like(mask)
-        group_index = np.zeros(len(treated), dtype=np.int64)
+    offset, cell_var, pvar = conditional_pieces(post, const)
     priors = json.loads(tree.attrs.get("priors", "{}"))
     prior_mean = np.zeros(len(terms))
     prior_prec = np.zeros(len(terms))
@@ -326,38 +308,32 @@ def _posterior_pieces(fit: Any) -> _Posterior:
             kinds.add("flat")
     return _Posterior(
         outcome=str(fit.outcome), analysis=str(fit.analysis), terms=terms, z=z, mask=mask,
-        X=const["X"].to_numpy().astype(float), treated=treated, group_on=group_on,
-        group_index=group_index, scale=scale, beta=beta, group=group, participant_var=pvar,
-        resid_var=resid_var, prior_mean=prior_mean, prior_prec=prior_prec,
-        beta_prior="+".join(sorted(kinds)), seed=int(tree.attrs.get("seed", 0)),
+        X=const["X"].to_numpy().astype(float),
+        treated=const["treated"].to_numpy().astype(float), scale=scale, beta=beta,
+        offset=offset, participant_var=pvar, cell_var=cell_var, prior_mean=prior_mean,
+        prior_prec=prior_prec, beta_prior="+".join(sorted(kinds)),
+        seed=int(tree.attrs.get("seed", 0)),
     )
 
 
 def _mean_std(p: _Posterior) -> np.ndarray:
-    mu = np.einsum("ptk,sk->spt", p.X, p.beta)
-    if p.group.shape[1]:
-        mu = mu + p.group_on[None] * p.group[:, p.group_index][:, :, None]
-    return mu
+    return np.einsum("ptk,sk->spt", p.X, p.beta) + p.offset
 
 
 def impute_mar(p: _Posterior, rng: np.random.Generator) -> np.ndarray:
     """Complete the grid once per draw under MAR (standardized scale), shape (S, P, T).
 
     Given draw ``s``, a participant's values are ``mu + u_i + e_it`` with
-    ``u_i ~ N(0, s_u^2)`` and ``e_it ~ N(0, a_i)``: ``u_i | y_obs ~ N(m_i, v_i)`` with
-    ``v_i = 1 / (1/s_u^2 + n_i/a_i)``, ``m_i = v_i sum(r_i) / a_i`` (``r`` the observed
-    residuals from ``mu``), and each missing cell is ``mu + u_i + e`` with a fresh ``e``.
-    Observed cells keep their values.
+    ``u_i ~ N(0, s_u^2)`` and ``e_it ~ N(0, d_it)``: ``u_i | y_obs ~ N(m_i, v_i)`` with
+    ``v_i = 1 / (1/s_u^2 + sum_t 1/d_it)``, ``m_i = v_i sum_t r_it / d_it`` over the
+    observed cells (``r`` the observed residuals from ``mu``), and each missing cell is
+    ``mu + u_i + e`` with a fresh ``e``. Observed cells keep their values.
     """
+    from imr_bayes.bayes.marginal import draw_participant_effects
+
     mu = _mean_std(p)
-    r = (p.z[None] - mu) * p.mask[None]
-    n = p.mask.sum(axis=1)[None]
-    a = p.resid_var
-    b = p.participant_var[:, None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        v = np.where(b > 0, 1.0 / (1.0 / np.where(b > 0, b, 1.0) + n / a), 0.0)
-    u = v * r.sum(axis=2) / a + np.sqrt(v) * rng.standard_normal(v.shape)
-    draw = mu + u[:, :, None] + np.sqrt(a)[:, :, None] * rng.standard_normal(mu.shape)
+    u = draw_participant_effects(p.z[None] - mu, p.mask, p.cell_var, p.participant_var, rng)
+    draw = mu + u[:, :, None] + np.sqrt(p.cell_var) * rng.standard_normal(mu.shape)
     return np.where(p.mask[None] > 0, p.z[None], draw)
 
 
@@ -373,11 +349,13 @@ def _conditional_beta(p: _Posterior, y: np.ndarray, shift: np.ndarray, normal: n
                       ) -> tuple[np.ndarray, np.ndarray]:
     """Full-conditional draws of beta given completed data, as ``beta0 + delta * slope``.
 
-    Given draw ``s``'s variance components and IMR-group effects, and completed data
-    ``y - direction * delta * shift``, beta is Gaussian with precision
-    ``sum_i X_i' V_i^-1 X_i + prior precision`` (``V_i = a_i I + s_u^2 J``, closed-form
-    inverse) and mean ``prec^-1 (sum_i X_i' V_i^-1 (y_i - g_i) + prior precision * prior
-    mean)``. The mean is linear in the data, so the draws at every ``delta`` are
+    Given draw ``s``'s variance components and IMR-group and team effects ``g_i``, and
+    completed data ``y - direction * delta * shift``, beta is Gaussian with precision
+    ``sum_i X_i' V_i^-1 X_i + prior precision`` (``V_i = D_i + s_u^2 J``, ``D_i`` the
+    diagonal of the cells' residual variances; Sherman-Morrison:
+    ``V_i^-1 = D_i^-1 - c_i D_i^-1 1 1' D_i^-1``, ``c_i = s_u^2 / (1 + s_u^2 tr D_i^-1)``)
+    and mean ``prec^-1 (sum_i X_i' V_i^-1 (y_i - g_i) + prior precision * prior mean)``.
+    The mean is linear in the data, so the draws at every ``delta`` are
     ``beta0 + delta * slope`` with common noise ``normal``.
 
     Returns
@@ -388,27 +366,19 @@ def _conditional_beta(p: _Posterior, y: np.ndarray, shift: np.ndarray, normal: n
         Change of the draws per unit of ``delta`` for a shift of +1 on ``shift`` cells
         (P, T); the caller multiplies by the outcome's unfavourable sign.
     """
-    n_t = y.shape[2]
-    a = p.resid_var
+    d = 1.0 / p.cell_var                                      # (S, P, T) precisions
     b = p.participant_var[:, None]
-    w = 1.0 / a                                               # (S, P)
-    cw = b / (a + n_t * b) / a                                # (S, P)
-    r = y
-    if p.group.shape[1]:
-        r = r - p.group_on[None] * p.group[:, p.group_index][:, :, None]
-    xtx = np.einsum("ptk,ptl->pkl", p.X, p.X).reshape(len(p.treated), -1)
-    sx = p.X.sum(axis=1)                                       # (P, K)
-    sxx = np.einsum("pk,pl->pkl", sx, sx).reshape(len(p.treated), -1)
-    k = p.X.shape[2]
-    prec = (w @ xtx - cw @ sxx).reshape(-1, k, k) + np.diag(p.prior_prec)[None]
+    c = b / (1.0 + b * d.sum(axis=2))                         # (S, P)
+    r = y - p.offset
+    dx = np.einsum("spt,ptk->spk", d, p.X)                    # (S, P, K)
+    prec = (np.einsum("spt,ptk,ptl->skl", d, p.X, p.X)
+            - np.einsum("sp,spk,spl->skl", c, dx, dx) + np.diag(p.prior_prec)[None])
 
     def xv(resid: np.ndarray) -> np.ndarray:
         """sum_i X_i' V_i^-1 resid_i for resid of shape (S, P, T) or (P, T)."""
-        if resid.ndim == 2:
-            return (np.einsum("ptk,pt->pk", p.X, resid)[None] * w[:, :, None]).sum(axis=1) \
-                - (cw * resid.sum(axis=1)[None]) @ sx
-        return (np.einsum("ptk,spt->spk", p.X, resid) * w[:, :, None]).sum(axis=1) \
-            - (cw * resid.sum(axis=2)) @ sx
+        resid = np.broadcast_to(resid, d.shape)
+        return (np.einsum("spt,ptk,spt->sk", d, p.X, resid)
+                - np.einsum("sp,spk->sk", c * (d * resid).sum(axis=2), dx))
 
     rhs = xv(r) + (p.prior_prec * p.prior_mean)[None]
     chol = np.linalg.cholesky(prec)

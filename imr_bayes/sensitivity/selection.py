@@ -1,9 +1,11 @@
 r"""Informative dropout: a shared-parameter model (PyMC) beside the MAR model.
 
-Outcome part (standardized scale, the ITT model of :mod:`imr_bayes.bayes.itt` with the
-participant intercept sampled explicitly)::
+Outcome part (standardized scale): the base analysis' ITT model (``models/methods/
+dropout.yaml``: ``base``, by default the partially nested ``itt``), built by its kind's
+builder in :mod:`imr_bayes.bayes.itt` with the participant intercept sampled explicitly
+(``engine="full"``)::
 
-    z_it = x_it' beta + sigma_u v_i + [IMR, t > 0] g_j(i) + e_it,   v_i ~ N(0, 1)
+    z_it = x_it' beta + sigma_u v_i + (group and team effects) + e_it,   v_i ~ N(0, 1)
 
 Missingness part, for every follow-up cell (12 and 18 months) of a participant in the
 analysis set (``m_it = 1`` if the value is missing)::
@@ -71,8 +73,8 @@ def build_model(panel: Any, spec: Any, priors: dict[str, dict[str, Any]]):
     Parameters
     ----------
     panel : imr_bayes.bayes.itt.Panel
-    spec : LmmSpec
-        The base ITT spec (IMR-group effect, residual structure).
+    spec : LmmSpec or PnLmmSpec
+        The base ITT spec (its kind's builder makes the outcome part, ``engine="full"``).
     priors : dict
         Resolved priors of the outcome part (standardized scale) and of ``alpha`` and
         ``gamma`` (normal).
@@ -82,37 +84,27 @@ def build_model(panel: Any, spec: Any, priors: dict[str, dict[str, Any]]):
     pymc.Model
     """
     import pymc as pm
-    import pytensor.tensor as pt
 
-    coords = {"term": list(panel.terms), "arm": list(ARMS), "group": list(panel.groups),
-              "follow_up": [1, 2]}
+    from imr_bayes.bayes.itt import model_builder
+
+    if not spec.has_participant_intercept:
+        raise ImrBayesError("the shared-parameter model needs the participant intercept")
+    model = model_builder(spec)(panel, spec, priors, engine="full")
     data_np = _panel_data(panel, direction=1)
 
     def prior(name: str, spec_: dict[str, Any], **kw: Any):
         return getattr(pm, spec_["dist"])(name, **spec_["kwargs"], **kw)
 
-    with pm.Model(coords=coords) as model:
-        data = {k: pm.Data(k, v) for k, v in data_np.items()}
-        betas = [prior(f"beta_{t}", priors[t]) for t in panel.terms]
-        mu = pt.tensordot(data["X"], pt.stack(betas), axes=[[2], [0]])
-        if spec.random.imr_group:
-            sigma_group = prior("sigma_group", priors["sigma_group"])
-            group_raw = pm.Normal("group_raw", 0.0, 1.0, dims="group")
-            mu = mu + data["group_on"] * (sigma_group * group_raw)[data["group_idx"]][:, None]
-        if spec.residual_sd_by_arm:
-            sigma_res = prior("sigma_residual", priors["sigma_residual"], dims="arm")
-            resid_sd = sigma_res[data["arm_idx"]][:, None]
-        else:
-            resid_sd = prior("sigma_residual", priors["sigma_residual"])
-        sigma_part = prior("sigma_participant", priors["sigma_participant"])
-        v = pm.Normal("participant_raw", 0.0, 1.0, shape=data["z"].shape[0])
-        resid = data["z"] - mu - (sigma_part * v)[:, None]
-        logp_y = pm.logp(pm.Normal.dist(0.0, resid_sd), resid)
-        pm.Potential("loglik_y", (logp_y * data["mask"]).sum())
+    with model:
+        model.add_coords({"arm": list(ARMS), "follow_up": [1, 2]})
+        missing_fu = pm.Data("missing_fu", data_np["missing_fu"])
+        direction = pm.Data("direction", data_np["direction"])
+        arm_idx = model["arm_idx"]
+        v = model["participant_raw"]
         alpha = prior("alpha", priors["alpha"], dims=("arm", "follow_up"))
         gamma = prior("gamma", priors["gamma"], dims="arm")
-        eta = alpha[data["arm_idx"]] + (gamma[data["arm_idx"]] * data["direction"] * v)[:, None]
-        logp_m = pm.logp(pm.Bernoulli.dist(logit_p=eta), data["missing_fu"])
+        eta = alpha[arm_idx] + (gamma[arm_idx] * direction * v)[:, None]
+        logp_m = pm.logp(pm.Bernoulli.dist(logit_p=eta), missing_fu)
         pm.Potential("loglik_missing", logp_m.sum())
     return model
 
@@ -165,7 +157,7 @@ def fit_informative_dropout(data: pd.DataFrame, *, outcome: str = "imrs_client",
     from imr_bayes import outcomes, registry
     from imr_bayes import spec as spec_mod
     from imr_bayes.bayes import engine
-    from imr_bayes.bayes.itt import make_panel, sd_parameters
+    from imr_bayes.bayes.itt import make_panel, model_key, sd_parameters
     from imr_bayes.diagnostics import diagnose
     from imr_bayes.provenance import data_sha256
 
@@ -184,13 +176,12 @@ def fit_informative_dropout(data: pd.DataFrame, *, outcome: str = "imrs_client",
     if mar_fit is not None and mar_fit.outcome != outcome:
         raise ImrBayesError(f"mar_fit is a fit of {mar_fit.outcome!r}, not {outcome!r}")
     spec = registry.get(method.base)
-    panel = make_panel(data, outcome, spec.terms)
+    panel = make_panel(data, outcome, spec)
     priors = spec_mod.priors_for(spec_mod.load_prior_set(prior_set),
                                  panel.terms + sd_parameters(spec), direction)
     priors.update(own)
-    key = {"kind": "dropout", "terms": panel.terms, "groups": len(panel.groups),
-           "participants": len(panel.participants), "priors": priors,
-           "by_arm": spec.residual_sd_by_arm, "random": spec.random.model_dump()}
+    key = {**model_key(panel, spec, priors), "kind": "dropout", "base": spec.model,
+           "participants": len(panel.participants)}
     compiled = engine.compiled(key, lambda: build_model(panel, spec, priors),
                                method.sampler).with_data(_panel_data(panel, direction))
     post, stats = engine.sample(compiled, method.sampler, seed)
@@ -216,7 +207,8 @@ def fit_informative_dropout(data: pd.DataFrame, *, outcome: str = "imrs_client",
                                               "sigma_residual", "alpha", "gamma")
                                   if v in posterior], method.diagnostics)
     if mar_fit is None:
-        mar_fit = imr_bayes.fit(data, outcome=outcome, analysis="itt", prior_set=prior_set,
+        mar_fit = imr_bayes.fit(data, outcome=outcome, analysis=method.base,
+                                prior_set=prior_set,
                                 seed=seed, draws=draws, tune=tune, chains=chains, cores=cores)
     rows = []
     mar_post = mar_fit.idata["posterior"]

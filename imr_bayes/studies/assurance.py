@@ -1,7 +1,9 @@
 """Study ``assurance``: the probability that a new IMR trial shows a benefit, over a grid of n.
 
-*Design prior.* The reanalysis posterior of the primary outcome: the ITT model (same spec and
-priors as :func:`imr_bayes.fit`) fitted to the default synthetic twin once per study (the
+*Design prior.* The reanalysis posterior of the primary outcome: the SPSS-parity ITT model
+(:data:`ANALYSIS`, whose participant, IMR-group shift and single residual SD are the
+structure the conjugate analysis below assumes; same spec and priors as
+:func:`imr_bayes.fit`) fitted to the default synthetic twin once per study (the
 ``prepare`` step, stored as ``context.parquet``). Each replicate takes one joint posterior
 draw of all parameters (fixed effects and the participant, IMR-group and residual SDs), so the
 uncertainty about the effect *and* about the variance components carries into the design.
@@ -42,6 +44,8 @@ from imr_bayes.studies.figures import mc_se, new_figure
 from imr_bayes.studies.runner import Study
 from imr_bayes.studies.store import Store
 
+#: The analysis behind the design prior (its structure is the conjugate analysis').
+ANALYSIS: str = "itt_parity"
 TERMS: tuple[str, ...] = ("intercept", "time", "condition", "condition_x_time")
 SDS: tuple[str, ...] = ("sigma_participant", "sigma_group", "sigma_residual")
 DEFAULTS: dict[str, Any] = {
@@ -64,11 +68,11 @@ def prepare(*, settings: Mapping[str, Any], seed: int) -> pd.DataFrame:
     from imr_bayes.data import default_twin
 
     outcome = settings["outcome"]
-    panel = make_panel(default_twin(), outcome, fitting.itt_spec().terms)
+    panel = make_panel(default_twin(), outcome, fitting.itt_spec(ANALYSIS))
     post, _ = fitting.sample_posterior(
         panel.model_data(), seed=int(seed), draws=settings["design_draws"],
         tune=settings["design_tune"], chains=settings["design_chains"], outcome=outcome,
-        prior_set=settings["prior_set"], backend=settings["backend"],
+        prior_set=settings["prior_set"], backend=settings["backend"], analysis=ANALYSIS,
     )
     columns = {t: post[f"beta_{t}"] for t in TERMS} | {s: post[s] for s in SDS}
     return pd.DataFrame({k: np.asarray(v.values, dtype=float).ravel()
@@ -152,7 +156,7 @@ def normal_priors(outcome: str, prior_set: str) -> dict[str, tuple[float, float]
     StudyError
         If a fixed-effect prior is not Normal (the conjugate analysis needs normal priors).
     """
-    priors = fitting.resolved_priors(outcome, prior_set)
+    priors = fitting.resolved_priors(outcome, prior_set, ANALYSIS)
     out = {}
     for term in TERMS:
         if priors[term]["dist"] != "Normal":

@@ -1,4 +1,7 @@
-"""Study ``coverage``: SBC and 95 % interval coverage of the ITT model's condition x time.
+"""Study ``coverage``: SBC and 95 % interval coverage of an ITT model's condition x time.
+
+The model is the setting ``analysis``: the partially nested ``itt`` (default) or the
+SPSS-parity ``itt_parity``.
 
 One replicate:
 
@@ -35,7 +38,7 @@ from imr_bayes.studies.store import Store
 
 #: Settings of a full run (``--quick`` overrides :data:`QUICK`).
 DEFAULTS: dict[str, Any] = {
-    "outcome": "imrs_client", "prior_set": "default",
+    "outcome": "imrs_client", "prior_set": "default", "analysis": "itt",
     "draws": 500, "tune": 500, "chains": 2, "backend": "numba", "ranks": 99, "rank_bins": 20,
 }
 QUICK: dict[str, Any] = {"draws": 60, "tune": 60, "chains": 1, "backend": "pyfunc", "ranks": 19,
@@ -47,12 +50,14 @@ def replicate(*, index: int, seed: np.random.SeedSequence, settings: Mapping[str
     """Run one SBC replicate; return one row (see the module docstring)."""
     rng = np.random.default_rng(seed)
     outcome, prior_set = settings["outcome"], settings["prior_set"]
-    panel = fitting.design_panel(rng, outcome)
-    truth = fitting.draw_prior(outcome, prior_set, rng)
+    analysis = settings["analysis"]
+    panel = fitting.design_panel(rng, outcome, analysis)
+    truth = fitting.draw_prior(outcome, prior_set, rng, analysis)
     data = {**panel.model_data(), "z": fitting.simulate_z(panel, truth, rng)}
     fit = fitting.fit_effect(data, seed=fitting.nutpie_seed(rng), draws=settings["draws"],
                              tune=settings["tune"], chains=settings["chains"], outcome=outcome,
-                             prior_set=prior_set, backend=settings["backend"])
+                             prior_set=prior_set, backend=settings["backend"],
+                             analysis=analysis)
     true_std = truth[fitting.ESTIMAND]
     row = {"estimand": fitting.ESTIMAND, "true": true_std * panel.scale,
            **fit.summary(panel.scale)}
