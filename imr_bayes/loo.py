@@ -108,10 +108,10 @@ def fit_without_interaction(data: pd.DataFrame, *, outcome: str = "imrs_client",
     from imr_bayes.bayes.api import validate_for
     from imr_bayes.bayes.itt import make_panel
     from imr_bayes.bayes.lmm import Design, fit_design, sample_rows, shared_priors, with_design
-    from imr_bayes.spec import load_prior_set
+    from imr_bayes.spec import LMM_KINDS, load_prior_set
 
     valid = tuple(n for n, s in registry.analyses().items()
-                  if s.model in ("lmm", "pn_lmm") and s.design == "standard")
+                  if s.model in LMM_KINDS and s.design == "standard")
     if analysis not in valid:
         raise ImrBayesError(outcomes.unknown_choice_message(
             "analysis with a condition x time term to drop", analysis, valid))

@@ -324,9 +324,11 @@ def published_sample(fit: Any) -> str | None:
     kind: ``pn_lmm`` or the parity ``lmm``), ``fidelity`` (Tables 4/5) for the fidelity
     subgroups; read from the fit's spec.
     """
+    from imr_bayes.spec import LMM_KINDS
+
     spec = getattr(fit, "spec", None)
     published = getattr(spec, "published", None)
-    if published is None or getattr(spec, "model", None) not in ("lmm", "pn_lmm"):
+    if published is None or getattr(spec, "model", None) not in LMM_KINDS:
         return None
     if published.sample in ("itt", "completers") and spec.design == "standard":
         return published.sample

@@ -422,27 +422,41 @@ def _logistic_quantities(fit: Any, priors: Mapping[str, Any], rng: np.random.Gen
 
 def _hurdle_quantities(fit: Any, priors: Mapping[str, Any], rng: np.random.Generator,
                        n: int) -> list[Quantity]:
-    """Mean difference score per arm, P(non-zero) x location, and IMR - CAU (days).
+    """Mean days per arm by g-computation over the sample's baselines, and IMR - CAU.
 
-    The range of a difference score is +- the width of the contract's length-of-stay range.
+    The hurdle log-normal kind: P(any stay) x the truncated log-normal mean, every
+    participant's baseline under each arm (as the fit's own g-computation); the range of a
+    mean is the contract's length-of-stay range, of a difference +- its width.
     """
+    from imr_bayes.bayes.hospital import truncated_lognormal_mean
     from imr_bayes.data.contract import LOS_RANGE
 
+    X = fit.idata["constant_data"]["X"].transpose("participant", "covariate").to_numpy()
+    k = X.shape[1]
+    a, b = (_parameter(priors, name, n, rng) for name in ("any_stay_intercept", "any_stay_imr"))
+    c, e = (_parameter(priors, name, n, rng) for name in ("days_intercept", "days_imr"))
+    g = _parameter(priors, "any_stay_coef", (n, k), rng)
+    h = _parameter(priors, "days_coef", (n, k), rng)
+    s = _parameter(priors, "days_sigma", n, rng)
     width = LOS_RANGE[1] - LOS_RANGE[0]
-    h = _parameter(priors, "nonzero_logit", (n, len(ARMS)), rng)
-    mu = _parameter(priors, "location", (n, len(ARMS)), rng)
-    mean = mu / (1.0 + np.exp(-h))
+    means = {}
+    for arm in ARMS:
+        imr = 1.0 if arm == "imr" else 0.0
+        p = 1.0 / (1.0 + np.exp(-(a[:, None] + b[:, None] * imr + g @ X.T)))
+        mu = c[:, None] + e[:, None] * imr + h @ X.T
+        means[arm] = (p * truncated_lognormal_mean(mu, s[:, None], LOS_RANGE[1])).mean(axis=1)
     out: list[Quantity] = [({"quantity": "arm_mean", "arm": arm, "scale": "days",
-                             "range_low": -width, "range_high": width}, mean[:, a])
-                           for a, arm in enumerate(ARMS)]
-    out.append(({"quantity": "los_difference", "scale": "days", "range_low": -2 * width,
-                 "range_high": 2 * width}, mean[:, 0] - mean[:, 1]))
+                             "range_low": LOS_RANGE[0], "range_high": LOS_RANGE[1]}, means[arm])
+                           for arm in ARMS]
+    out.append(({"quantity": "los_difference", "scale": "days", "range_low": -width,
+                 "range_high": width}, means["imr"] - means["cau"]))
     return out
 
 
 #: Model kind -> function ``(fit, priors, rng, draws) -> [(row, draws)]``.
 PRIOR_PREDICTIVE_KINDS: dict[str, Callable[..., list[Quantity]]] = {
-    "lmm": _lmm_quantities, "cace": _cace_quantities, "logistic": _logistic_quantities,
+    "lmm": _lmm_quantities, "pn_lmm": _lmm_quantities, "cace": _cace_quantities,
+    "logistic": _logistic_quantities,
     "hurdle": _hurdle_quantities,
 }
 

@@ -653,6 +653,10 @@ class DropoutSpec(SpecBase):
 
 
 #: The built-in kinds (``model:`` value -> spec class); see :mod:`imr_bayes.registry`.
+#: The linear mixed model kinds (one participant x time panel, Gaussian, the ITT builders):
+#: what posterior predictive replication, the delta adjustment and LOO refits can read.
+LMM_KINDS: tuple[str, ...] = ("lmm", "pn_lmm")
+
 BUILTIN_KINDS: dict[str, type[SpecBase]] = {
     "lmm": LmmSpec, "pn_lmm": PnLmmSpec, "cace": CaceSpec, "logistic": LogisticSpec,
     "hurdle": HurdleSpec, "pooling": PoolingSpec, "dropout": DropoutSpec,

@@ -37,7 +37,7 @@ SHARED = {
     "audit": set(), "published": set(), "simulate": set(),
 }
 IMPORT_OPTIONS = {"--layout", "--time-pattern", "--time-codes", "--arm-codes", "--na-values"}
-WIDE_MAP = ["ID=participant_id", "Group=arm", "Imr_group=imr_group",
+WIDE_MAP = ["ID=participant_id", "Group=arm", "Team=team", "Imr_group=imr_group",
             "IMRS_client=imrs_client"]
 
 

@@ -179,7 +179,8 @@ def pp_check_data(fit: Any, *, num_samples: int = 50, participants: str = "condi
     Parameters
     ----------
     fit : BayesianFit
-        A fit of a linear mixed model (``model: lmm``: ``itt``, ``completers``, ...).
+        A fit of a linear mixed model (``model: lmm`` or ``pn_lmm``: ``itt``,
+        ``completers``, ...).
     num_samples : int
         Replicated data sets, from evenly spaced posterior draws.
     participants : {"conditional", "new"}
@@ -195,12 +196,14 @@ def pp_check_data(fit: Any, *, num_samples: int = 50, participants: str = "condi
         (:func:`imr_bayes.ppc.predictive_tree`).
     """
     from imr_bayes.ppc import predictive_tree
+    from imr_bayes.spec import LMM_KINDS
 
     model = getattr(fit.spec, "model", None)
-    if model != "lmm":
+    if model not in LMM_KINDS:
         raise ImrBayesError(
-            f"pp_check replicates the linear mixed models (model: lmm, e.g. itt, completers); "
-            f"analysis {fit.analysis!r} is model: {model or 'a formula fit'}")
+            f"pp_check replicates the linear mixed models (model: {' or '.join(LMM_KINDS)}, "
+            f"e.g. itt, completers); analysis {fit.analysis!r} is model: "
+            f"{model or 'a formula fit'}")
     return predictive_tree(fit, draws=num_samples, participants=participants, seed=seed)
 
 
