@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -81,6 +82,7 @@ def prior_variables(model: Any) -> tuple[str, ...]:
 
 
 _LOG_PRIOR_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_LOCK = threading.Lock()
 
 
 def _log_prior_function(model: Any) -> tuple[tuple[str, ...], tuple[str, ...], Callable]:
@@ -139,14 +141,16 @@ def log_prior_group(model: Any, posterior: Any) -> Any:
     """
     import xarray as xr
 
-    names, inputs, function = _log_prior_function(model)
+    with _LOCK:  # a compiled PyTensor function is not thread-safe (Dask threads share it)
+        names, inputs, function = _log_prior_function(model)
     n_chain, n_draw = posterior.sizes["chain"], posterior.sizes["draw"]
     arrays = []
     for name in inputs:
         v = posterior[name].transpose("chain", "draw", ...).to_numpy()
         arrays.append(np.ascontiguousarray(v.reshape((n_chain * n_draw, *v.shape[2:])),
                                            dtype="float64"))
-    out = function(*arrays)
+    with _LOCK:
+        out = function(*arrays)
     return xr.Dataset(
         {n: (("chain", "draw"), np.asarray(v).reshape(n_chain, n_draw))
          for n, v in zip(names, out, strict=True)},

@@ -56,12 +56,13 @@ def compiled(key: Mapping[str, Any], build: Callable[[], Any], sampler: SamplerS
     return compiled_model(cache_key(key, backend), build, backend)
 
 
-def sample(compiled_model, sampler: SamplerSpec, seed: int):
+def sample(compiled_model, sampler: SamplerSpec, seed: int, *, log_prior: bool = True):
     """Sample with a spec's settings; return ``(posterior, sample_stats)`` Datasets.
 
     The posterior holds the sampled variables on their constrained scale; object-typed
-    sampler statistics are dropped (they do not survive netCDF). ``log_prior`` in the sample
-    stats is the log prior density of each prior variable per draw
+    sampler statistics are dropped (they do not survive netCDF). With ``log_prior`` (the
+    default; simulation studies switch it off) ``log_prior`` in the sample stats is the log
+    prior density of each prior variable per draw
     (:func:`imr_bayes.prior_checks.log_prior_group`, dim ``prior``); :func:`assemble` moves
     it into the fit's ``log_prior`` group.
     """
@@ -74,7 +75,9 @@ def sample(compiled_model, sampler: SamplerSpec, seed: int):
     posterior = raw["posterior"].to_dataset()
     stats = raw["sample_stats"].to_dataset()
     stats = stats.drop_vars([v for v in stats.data_vars if stats[v].dtype == object])
-    stats["log_prior"] = log_prior_group(compiled_model.pymc_model, posterior).to_array("prior")
+    if log_prior:
+        stats["log_prior"] = log_prior_group(compiled_model.pymc_model,
+                                             posterior).to_array("prior")
     return posterior, stats
 
 

@@ -172,7 +172,7 @@ def sample_posterior(data: dict[str, np.ndarray], *, seed: int, draws: int, tune
                            if k in data}}
     compiled = compiled_model(outcome, prior_set, backend, analysis).with_data(data)
     sampler = SamplerSpec(draws=draws, tune=tune, chains=chains, cores=1, backend=backend)
-    return engine.sample(compiled, sampler, seed)
+    return engine.sample(compiled, sampler, seed, log_prior=False)
 
 
 def fit_effect(data: dict[str, np.ndarray], **options: Any) -> EffectFit:
