@@ -206,12 +206,17 @@ class Ppc:
     """Posterior predictive checks of every fit with a published counterpart.
 
     ``predictive`` holds, for the primary outcome's fits, replicated data (DataTree) for the
-    density figures.
+    density figures. ``structure_checks`` are the statistics the model is not fitted to,
+    ``selection_checks`` Table 2/6's B with the AIC step repeated per replicate, and
+    ``loo_pit`` the primary outcome's ``y_cell`` groups (``imr_bayes.ppc.loo_pit_tree``).
     """
 
     published_checks: pd.DataFrame
     data_checks: pd.DataFrame
     predictive: dict[tuple[str, str], Any] = field(default_factory=dict)
+    structure_checks: pd.DataFrame = field(default_factory=pd.DataFrame)
+    selection_checks: pd.DataFrame = field(default_factory=pd.DataFrame)
+    loo_pit: dict[tuple[str, str], Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -222,9 +222,13 @@ def ppc(ctx: RunContext) -> StageResult:
     """Posterior predictive checks of every fit whose model reproduces published tables.
 
     Every printed statistic against its posterior predictive distribution (same
-    missingness), data-level checks per arm x time, and replicated data of the primary
-    outcome's fits for the density figures.
+    missingness), data-level checks per arm x time, the statistics the model is not fitted
+    to (correlations, SDs, floor/ceiling shares, group ICC), Table 2/6's B with the AIC step
+    repeated in each replicate, replicated data of the primary outcome's fits for the
+    density figures, and the LOO-PIT cells of the primary outcome's first fit (refitted once
+    with ``posterior_predictive=True`` when the run's fit lacks them; same seed and sampler).
     """
+    import imr_bayes
     from imr_bayes import ppc as ppc_mod
 
     fits = ctx.value("fits").fits if ctx.value("fits") else {}
@@ -232,22 +236,44 @@ def ppc(ctx: RunContext) -> StageResult:
     if not fits:
         return StageResult("unavailable", "no fit of an analysis with published Tables 2/3, "
                                           "4/5 or 6/7")
-    draws = 200 if ctx.settings.quick else 1000
-    seed = ctx.settings.seed
-    checks, data_checks, predictive = [], [], {}
+    settings = ctx.settings
+    draws = 200 if settings.quick else 1000
+    seed = settings.seed
+    checks, data_checks, structure, selection, predictive = [], [], [], [], {}
     for (analysis, outcome), fit in fits.items():
         checks.append(ppc_mod.published_checks(fit, draws=draws, seed=seed)
                       .assign(analysis=analysis))
         data_checks.append(ppc_mod.data_checks(fit, draws=draws, seed=seed)
                            .assign(analysis=analysis))
+        structure.append(ppc_mod.structure_checks(fit, draws=draws, seed=seed)
+                         .assign(analysis=analysis))
+        if getattr(fit.spec, "time", None) == "linear":
+            selection.append(ppc_mod.selection_checks(fit, draws=draws, seed=seed)
+                             .assign(analysis=analysis))
         if outcome == outcome_registry.PRIMARY:
             predictive[(analysis, outcome)] = ppc_mod.predictive_tree(fit, draws=100,
                                                                       seed=seed)
-    table = pd.concat(checks, ignore_index=True)
-    table = table[["analysis", *[c for c in table.columns if c != "analysis"]]]
-    dc = pd.concat(data_checks, ignore_index=True)
-    dc = dc[["analysis", *[c for c in dc.columns if c != "analysis"]]]
-    return StageResult(value=Ppc(table, dc, predictive))
+    loo_pit, note = {}, ""
+    primary = [(a, f) for (a, o), f in fits.items() if o == outcome_registry.PRIMARY]
+    if primary:
+        analysis, fit = primary[0]
+        try:
+            if "posterior_predictive" not in fit.idata.children:
+                fit = imr_bayes.fit(ctx.data, outcome=fit.outcome, analysis=analysis,
+                                    seed=seed, posterior_predictive=True, **settings.sampling)
+            loo_pit[(analysis, str(fit.outcome))] = ppc_mod.loo_pit_tree(fit)
+        except Exception as exc:  # noqa: BLE001 - the other checks stand without it
+            note = f"LOO-PIT not available: {_first_line(exc)}"
+
+    def stack(parts: list[pd.DataFrame]) -> pd.DataFrame:
+        table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        return table[["analysis", *[c for c in table.columns if c != "analysis"]]] \
+            if "analysis" in table else table
+
+    value = Ppc(stack(checks), stack(data_checks), predictive,
+                structure_checks=stack(structure), selection_checks=stack(selection),
+                loo_pit=loo_pit)
+    return StageResult("warning" if note else "ok", note, value)
 
 
 def missing_data(ctx: RunContext) -> StageResult:
