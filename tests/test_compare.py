@@ -280,7 +280,7 @@ def test_cli_writes_the_table_atomically(tmp_path, capsys):
                  "--no-pooling", "--out", str(out)]) == 0
     assert {p.name for p in out.iterdir()} == {
         "comparison.csv", "comparison.html", "comparison.md", "published_checks.csv",
-        "data_checks.csv"}
+        "data_checks.csv", "structure_checks.csv"}
     table = pd.read_csv(out / "comparison.csv")
     assert len(table) == 3 and "agreement" in capsys.readouterr().out
     checks = pd.read_csv(out / "published_checks.csv")

@@ -98,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
         if ppc is not None:
             ppc.published_checks.to_csv(tmp / "published_checks.csv", index=False)
             ppc.data_checks.to_csv(tmp / "data_checks.csv", index=False)
+            if len(ppc.structure_checks):
+                ppc.structure_checks.to_csv(tmp / "structure_checks.csv", index=False)
         if loo_results:
             pd.concat([r.table.assign(outcome=r.outcome) for r in loo_results],
                       ignore_index=True).to_csv(tmp / "loo.csv", index=False)
